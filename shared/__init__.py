@@ -1,0 +1,1 @@
+"""What the three services share: event contracts, settings, the outbox and consumer helpers."""

@@ -1,0 +1,134 @@
+"""Consumer helpers: group creation, per-process consumer names, and exactly-once handling.
+
+A message is acked by FastStream only after our handler returns, and our
+handler returns only after the service's own transaction has committed. That
+transaction also records the event id in ``processed_event``, so a redelivery
+(after a crash between commit and ack, or a duplicate publish by the relay)
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import anyio
+import structlog
+from faststream.redis import RedisBroker, StreamSub
+from faststream.redis.annotations import RedisStreamMessage
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel
+
+from shared.db import transaction
+from shared.events import EventBase, parse_event, utc_now
+
+log = structlog.get_logger(__name__)
+
+EventHandler = Callable[[Session, Any], None]
+"""Runs inside the consumer's transaction; raise to leave the message pending."""
+
+
+class ProcessedEvent(SQLModel, table=True):
+    __tablename__ = "processed_event"
+
+    event_id: str = Field(primary_key=True, max_length=36)
+    event_type: str = Field(max_length=100)
+    processed_at: datetime
+
+
+def consumer_name(service: str) -> str:
+    """One consumer name per process, so each has its own pending list."""
+    return f"{service}-{socket.gethostname()}-{os.getpid()}"
+
+
+def dead_letter_stream(stream: str) -> str:
+    return f"{stream}.dead-letters"
+
+
+async def ensure_group(redis: Redis, stream: str, group: str) -> None:
+    """Create the group at ``0`` so events published before the first start are read."""
+    try:
+        await redis.xgroup_create(name=stream, groupname=group, id="0", mkstream=True)
+        log.info("consumer group created", stream=stream, group=group)
+    except ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
+def handle_once(engine: Engine, event: EventBase, handler: EventHandler) -> bool:
+    """Run ``handler`` and record the event in one transaction; False if already processed."""
+    event_id = str(event.event_id)
+    try:
+        with transaction(engine) as session:
+            if session.get(ProcessedEvent, event_id) is not None:
+                return False
+            session.add(
+                ProcessedEvent(event_id=event_id, event_type=event.type,  # type: ignore[attr-defined]
+                               processed_at=utc_now())
+            )
+            session.flush()
+            handler(session, event)
+    except IntegrityError:
+        # Another instance may have processed the same event concurrently.
+        with transaction(engine) as session:
+            if session.get(ProcessedEvent, event_id) is not None:
+                return False
+        raise
+    return True
+
+
+def subscribe(
+    broker: RedisBroker,
+    redis: Redis,
+    *,
+    service: str,
+    stream: str,
+    engine: Engine,
+    handlers: Mapping[str, EventHandler],
+    batch: int,
+    after_commit: Callable[[], None] | None = None,
+) -> Any:
+    """Register a consumer-group subscriber on ``stream`` that dispatches by event type."""
+    group = service
+    sub = StreamSub(stream, group=group, consumer=consumer_name(service), max_records=batch,
+                    polling_interval=1000)
+
+    async def on_message(message: RedisStreamMessage) -> None:
+        try:
+            event = parse_event(message.body)
+        except ValidationError as error:
+            await _dead_letter(redis, stream, group, message, f"invalid payload: {error}")
+            return
+        handler = handlers.get(event.type)
+        if handler is None:
+            return  # an event this service does not consume: ack and move on
+        done = await anyio.to_thread.run_sync(handle_once, engine, event, handler)
+        log.info("event handled" if done else "duplicate event skipped",
+                 event_type=event.type, event_id=str(event.event_id),
+                 correlation_id=event.correlation_id)
+        if done and after_commit is not None:
+            after_commit()
+
+    return broker.subscriber(stream=sub)(on_message)
+
+
+async def _dead_letter(redis: Redis, stream: str, group: str,
+                       message: RedisStreamMessage, error: str) -> None:
+    entry_id = message.raw_message.get("message_ids", [b""])[0]
+    fields: dict[Any, Any] = {
+        "stream": stream,
+        "group": group,
+        "entry_id": entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id),
+        "error": error[:2000],
+        "payload": message.body,
+        "failed_at": utc_now().isoformat(),
+    }
+    await redis.xadd(dead_letter_stream(stream), fields)
+    log.error("message dead-lettered", stream=stream, group=group, error=error[:200])

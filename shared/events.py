@@ -1,0 +1,120 @@
+"""Event contracts: frozen, versioned pydantic models, the only code services share about each other.
+
+Every event travels as one JSON envelope: ``event_id``, ``type``, ``version``,
+``occurred_at``, ``correlation_id`` and the event's own fields. A consumer parses
+it with :func:`parse_event`, which picks the model by ``type``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, ClassVar, Literal
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+REGISTRATION_STREAM = "reglab.registration"
+INVOICING_STREAM = "reglab.invoicing"
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Address(Contract):
+    street: str
+    postal_code: str
+    city: str
+
+
+class OrganisationSnapshot(Contract):
+    id: int
+    name: str
+    org_number: str
+    invoice_email: str
+    address: Address
+    buyer_reference: str = ""
+
+
+class Contact(Contract):
+    name: str
+    email: str
+
+
+class MembershipInfo(Contract):
+    membership_id: int
+    network_code: str
+    network_name: str
+    year: int
+    # False when the membership already existed: signing up twice is one membership, one fee.
+    created: bool
+    fee_exempt: bool
+    exemption_reason: str = ""
+    fee: Decimal | None = None
+
+
+class EventBase(Contract):
+    stream: ClassVar[str]
+    event_id: UUID = Field(default_factory=uuid4)
+    occurred_at: AwareDatetime
+    correlation_id: str
+
+
+class SignupCompleted(EventBase):
+    """An organisation signed up for one or more networks for a year."""
+
+    stream: ClassVar[str] = REGISTRATION_STREAM
+    type: Literal["signup.completed"] = "signup.completed"
+    version: Literal[1] = 1
+    signup_id: int
+    organisation: OrganisationSnapshot
+    contact: Contact
+    year: int
+    memberships: tuple[MembershipInfo, ...]
+
+
+class InvoiceLineInfo(Contract):
+    network_code: str
+    description: str
+    amount: Decimal
+
+
+class InvoiceIssued(EventBase):
+    """An invoice (or credit note) was issued; ``pdf_base64`` is the document sent to the buyer."""
+
+    stream: ClassVar[str] = INVOICING_STREAM
+    type: Literal["invoice.issued"] = "invoice.issued"
+    version: Literal[1] = 1
+    number: str
+    kind: Literal["invoice", "credit_note"] = "invoice"
+    signup_id: int | None = None
+    organisation: OrganisationSnapshot
+    issue_date: date
+    due_date: date
+    currency: str = "SEK"
+    lines: tuple[InvoiceLineInfo, ...]
+    net: Decimal
+    vat: Decimal
+    total: Decimal
+    ocr: str
+    pdf_base64: str
+
+
+AnyEvent = Annotated[SignupCompleted | InvoiceIssued, Field(discriminator="type")]
+_event_adapter: TypeAdapter[SignupCompleted | InvoiceIssued] = TypeAdapter(AnyEvent)
+
+
+def parse_event(data: bytes | str | dict[str, object]) -> SignupCompleted | InvoiceIssued:
+    """Validate a wire payload into its event model; raises ``pydantic.ValidationError``."""
+    if isinstance(data, dict):
+        return _event_adapter.validate_python(data)
+    return _event_adapter.validate_json(data)
+
+
+def dump_event(event: EventBase) -> str:
+    return event.model_dump_json()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,126 @@
+"""The transactional outbox: events are written with the state change, then relayed to Redis.
+
+A handler calls :func:`add_event` inside its transaction. :class:`OutboxRelay`
+publishes unpublished rows in commit order and marks them published. It is
+at-least-once: a crash between publishing and marking publishes the row again,
+with the same ``message_id`` header, and consumers drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import structlog
+from sqlalchemy import Engine, func
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from shared.db import is_sqlite, transaction
+from shared.events import EventBase, dump_event, utc_now
+
+log = structlog.get_logger(__name__)
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=36)
+    stream: str = Field(max_length=100)
+    type: str = Field(max_length=100)
+    correlation_id: str = Field(max_length=100)
+    payload: str
+    created_at: datetime
+    published_at: datetime | None = Field(default=None, index=True)
+
+
+def add_event(session: Session, event: EventBase) -> None:
+    """Stage an event in the caller's transaction; it is published only if that commits."""
+    session.add(
+        OutboxMessage(
+            event_id=str(event.event_id),
+            stream=event.stream,
+            type=event.type,  # type: ignore[attr-defined]
+            correlation_id=event.correlation_id,
+            payload=dump_event(event),
+            created_at=utc_now(),
+        )
+    )
+
+
+def outbox_backlog(engine: Engine) -> int:
+    with Session(engine) as session:
+        count = session.exec(
+            select(func.count()).select_from(OutboxMessage).where(
+                col(OutboxMessage.published_at).is_(None)
+            )
+        ).one()
+    return int(count)
+
+
+# Publishes a batch in order; the relay marks the rows published only after it returns.
+Publish = Callable[[list[OutboxMessage]], Coroutine[Any, Any, None]]
+
+
+class OutboxRelay:
+    """Publishes the outbox to Redis streams.
+
+    On PostgreSQL the batch is selected ``FOR UPDATE SKIP LOCKED``, so several
+    relays (one per instance) share the work without publishing a row twice.
+    """
+
+    def __init__(self, engine: Engine, publish: Publish, *, batch: int = 200,
+                 poll_seconds: float = 0.5) -> None:
+        self._engine = engine
+        self._publish = publish
+        self._batch = batch
+        self._poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    def notify(self) -> None:
+        """Call after committing new outbox rows, to publish them without waiting for the poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        log.info("outbox relay started")
+        while True:
+            try:
+                sent = await anyio.to_thread.run_sync(self._relay_batch)
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                sent = 0
+                await asyncio.sleep(1.0)
+            if sent:
+                continue  # there may be more right behind
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+
+    def _relay_batch(self) -> int:
+        """Publish one batch; runs in a worker thread, holding the rows' locks while it publishes."""
+        with transaction(self._engine) as session:
+            query = (
+                select(OutboxMessage)
+                .where(col(OutboxMessage.published_at).is_(None))
+                .order_by(col(OutboxMessage.id))
+                .limit(self._batch)
+            )
+            if not is_sqlite(self._engine):
+                query = query.with_for_update(skip_locked=True)
+            rows = list(session.exec(query))
+            if not rows:
+                return 0
+            anyio.from_thread.run(self._publish, rows)
+            now = utc_now()
+            for row in rows:
+                row.published_at = now
+                session.add(row)
+        self.published += len(rows)
+        log.debug("outbox relayed", count=len(rows))
+        return len(rows)

@@ -1,0 +1,119 @@
+"""Fee policies: one TOML file per activity year, validated when loaded.
+
+The files ship in ``shared/policies/``; finance adds a year without a code
+change by dropping a file in the directory named by ``FEE_POLICY_DIR``.
+``fee_for`` is the pure rule: what a membership of a network costs in a year.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from shared.money import money
+
+BUILTIN_POLICY_DIR = Path(__file__).parent / "policies"
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message says which file and why."""
+
+
+class Exemption(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    network: str
+    reason: str
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_given(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("an exemption needs a reason")
+        return value
+
+
+class FeePolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    year: int
+    currency: Literal["SEK"] = "SEK"
+    fee: Decimal
+    vat_treatment: Literal["standard", "outside_scope"] = "standard"
+    vat_rate: Decimal = Decimal("0.25")
+    vat_note: str = ""
+    exemptions: tuple[Exemption, ...] = ()
+
+    @field_validator("fee")
+    @classmethod
+    def _fee_is_money(cls, value: Decimal) -> Decimal:
+        if value <= 0 or value != money(value):
+            raise ValueError("fee must be a positive amount in whole öre, e.g. \"4000.00\"")
+        return money(value)
+
+    @field_validator("vat_rate")
+    @classmethod
+    def _rate_is_fraction(cls, value: Decimal) -> Decimal:
+        if not Decimal(0) <= value < Decimal(1):
+            raise ValueError("vat_rate is a fraction, e.g. \"0.25\" for 25 %")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeePolicy:
+        if self.vat_treatment == "outside_scope" and not self.vat_note.strip():
+            raise ValueError("vat_note must give the legal text when fees are outside the scope of VAT")
+        codes = [e.network for e in self.exemptions]
+        if len(codes) != len(set(codes)):
+            raise ValueError("a network is exempted twice")
+        return self
+
+    @property
+    def effective_vat_rate(self) -> Decimal:
+        return self.vat_rate if self.vat_treatment == "standard" else Decimal(0)
+
+
+class Fee(BaseModel):
+    """What one membership costs: an amount, or an exemption with its reason."""
+
+    model_config = ConfigDict(frozen=True)
+    amount: Decimal | None
+    exemption_reason: str = ""
+
+    @property
+    def exempt(self) -> bool:
+        return self.amount is None
+
+
+def fee_for(policy: FeePolicy, network_code: str) -> Fee:
+    for exemption in policy.exemptions:
+        if exemption.network == network_code:
+            return Fee(amount=None, exemption_reason=exemption.reason)
+    return Fee(amount=policy.fee)
+
+
+def parse_policy(text: str, source: str = "<policy>") -> FeePolicy:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise PolicyError(f"{source}: not valid TOML: {error}") from error
+    try:
+        return FeePolicy.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in error.errors()
+        )
+        raise PolicyError(f"{source}: {problems}") from error
+
+
+def load_policies(*directories: Path | None) -> dict[int, FeePolicy]:
+    """Load every ``*.toml`` policy; a later directory overrides an earlier one's year."""
+    policies: dict[int, FeePolicy] = {}
+    for directory in (BUILTIN_POLICY_DIR, *directories):
+        if directory is None or not directory.is_dir():
+            continue
+        for path in sorted(directory.glob("*.toml")):
+            policy = parse_policy(path.read_text(encoding="utf-8"), str(path))
+            policies[policy.year] = policy
+    return policies

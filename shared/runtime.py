@@ -1,0 +1,109 @@
+"""One bootstrap for a service: database, Redis broker, outbox relay, subscribers and lifespan.
+
+Each ``services/<name>/__main__.py`` builds a :class:`ServiceRuntime`, registers
+its event handlers and background tasks, and hands :meth:`lifespan` to FastAPI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import Any
+
+import structlog
+from faststream.redis import RedisBroker
+from redis.asyncio import Redis
+from sqlalchemy import Engine, text
+from sqlmodel import SQLModel
+
+from shared.consumer import EventHandler, ProcessedEvent, ensure_group, subscribe
+from shared.db import create_tables, make_engine
+from shared.outbox import OutboxMessage, OutboxRelay
+from shared.settings import CommonSettings
+
+log = structlog.get_logger(__name__)
+
+BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
+
+
+class ServiceRuntime:
+    def __init__(self, service: str, settings: CommonSettings, database_url: str,
+                 models: Sequence[type[SQLModel]]) -> None:
+        self.service = service
+        self.settings = settings
+        self.engine: Engine = make_engine(database_url)
+        self._models: list[type[SQLModel]] = [*models, OutboxMessage, ProcessedEvent]
+        self.broker = RedisBroker(settings.redis_url)
+        self.redis: Redis = Redis.from_url(settings.redis_url)
+        self.relay = OutboxRelay(self.engine, self._publish, batch=settings.relay_batch,
+                                 poll_seconds=settings.relay_poll_seconds)
+        self._groups: list[str] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._background: dict[str, BackgroundTask] = {"outbox-relay": self.relay.run}
+
+    def consume(self, stream: str, handlers: dict[str, EventHandler],
+                after_commit: Callable[[], None] | None = None) -> None:
+        """Read ``stream`` in this service's consumer group; call before the app starts."""
+        self._groups.append(stream)
+        subscribe(self.broker, self.redis, service=self.service, stream=stream, engine=self.engine,
+                  handlers=handlers, batch=self.settings.consumer_batch, after_commit=after_commit)
+
+    def run_in_background(self, name: str, task: BackgroundTask) -> None:
+        self._background[name] = task
+
+    async def _publish(self, rows: list[OutboxMessage]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for row in rows:
+                await self.broker.publish(row.payload, stream=row.stream,
+                                          headers={"message_id": row.event_id},
+                                          correlation_id=row.correlation_id, pipeline=pipe)
+            await pipe.execute()
+
+    async def start(self) -> None:
+        create_tables(self.engine, self._models)
+        for stream in self._groups:
+            await ensure_group(self.redis, stream, self.service)
+        await self.broker.start()
+        for name, task in self._background.items():
+            self._tasks[name] = asyncio.create_task(task(), name=name)
+        log.info("service started", consumes=self._groups, tasks=sorted(self._tasks))
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        for task in self._tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.broker.stop()
+        await self.redis.aclose()
+        self.engine.dispose()
+        log.info("service stopped")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: Any) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        checks: dict[str, Any] = {}
+        try:
+            checks["redis"] = bool(await asyncio.wait_for(self.redis.ping(), timeout=2))
+        except Exception as error:
+            checks["redis"] = f"unreachable: {error.__class__.__name__}"
+        try:
+            await asyncio.to_thread(self._ping_database)
+            checks["database"] = True
+        except Exception as error:
+            checks["database"] = f"unreachable: {error.__class__.__name__}"
+        dead = [name for name, task in self._tasks.items() if task.done()]
+        checks["background_tasks"] = True if not dead else f"stopped: {', '.join(dead)}"
+        healthy = all(value is True for value in checks.values())
+        return healthy, checks
+
+    def _ping_database(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))

@@ -1,0 +1,50 @@
+"""Settings every service shares, read from the environment (see the README's table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-secret-change-me"
+DEV_TOKEN = "dev-token-change-me"
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", validation_alias="REGLAB_ENV"
+    )
+    redis_url: str = Field("redis://127.0.0.1:6380/0", validation_alias="REDIS_URL")
+    smtp_host: str = Field("127.0.0.1", validation_alias="SMTP_HOST")
+    smtp_port: int = Field(1025, validation_alias="SMTP_PORT")
+    mail_from: str = Field("Reglab <natverk@reglab.example>", validation_alias="MAIL_FROM")
+    finance_email: str = Field("ekonomi@reglab.example", validation_alias="FINANCE_EMAIL")
+    staff_email: str = Field("kansliet@reglab.example", validation_alias="STAFF_EMAIL")
+    api_token: str = Field(DEV_TOKEN, validation_alias="REGLAB_API_TOKEN")
+    admin_user: str = Field("admin", validation_alias="REGLAB_ADMIN_USER")
+    admin_password: str = Field(DEV_TOKEN, validation_alias="REGLAB_ADMIN_PASSWORD")
+    secret_key: str = Field(DEV_SECRET, validation_alias="REGLAB_SECRET_KEY")
+    var_dir: Path = Field(Path("var"), validation_alias="REGLAB_VAR_DIR")
+    log_format: Literal["console", "json"] = Field("console", validation_alias="LOG_FORMAT")
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    # Consumers read at most this many entries per XREADGROUP, so one process
+    # never hoards the backlog in its pending list.
+    consumer_batch: int = Field(50, validation_alias="CONSUMER_BATCH")
+    relay_batch: int = Field(200, validation_alias="OUTBOX_RELAY_BATCH")
+    relay_poll_seconds: float = Field(0.5, validation_alias="OUTBOX_RELAY_POLL_SECONDS")
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> CommonSettings:
+        if self.environment == "production":
+            for name, value, default in (
+                ("REGLAB_SECRET_KEY", self.secret_key, DEV_SECRET),
+                ("REGLAB_API_TOKEN", self.api_token, DEV_TOKEN),
+                ("REGLAB_ADMIN_PASSWORD", self.admin_password, DEV_TOKEN),
+            ):
+                if value == default or len(value) < 16:
+                    raise ValueError(f"{name} must be set to a secret of 16+ characters in production")
+        return self
