@@ -1,0 +1,1 @@
+"""Developer tooling: the local runner (`make run`), the mail catcher and the benchmark."""
