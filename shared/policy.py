@@ -46,6 +46,14 @@ class FeePolicy(BaseModel):
     vat_note: str = ""
     exemptions: tuple[Exemption, ...] = ()
 
+    @field_validator("fee", "vat_rate", mode="before")
+    @classmethod
+    def _no_floats(cls, value: object) -> object:
+        # TOML floats are binary fractions; amounts and rates are written as strings.
+        if isinstance(value, float):
+            raise ValueError(f"write the amount as a string, e.g. \"{value:.2f}\", not a float")
+        return value
+
     @field_validator("fee")
     @classmethod
     def _fee_is_money(cls, value: Decimal) -> Decimal:
