@@ -180,7 +180,7 @@ def test_groups_are_created_at_zero_so_earlier_events_are_read(redis_server: Red
         await redis.xadd(REGISTRATION_STREAM, {"x": "published before the service ever started"})
         await ensure_group(redis, REGISTRATION_STREAM, "late")
         await ensure_group(redis, REGISTRATION_STREAM, "late")  # BUSYGROUP is fine
-        entries = await redis.xreadgroup("late", "c1", {REGISTRATION_STREAM: ">"})
+        entries: Any = await redis.xreadgroup("late", "c1", {REGISTRATION_STREAM: ">"})
         await redis.aclose()
         return len(entries[0][1])
 
