@@ -158,7 +158,8 @@ async def test_an_invalid_payload_goes_to_dead_letters_instead_of_looping(
     await broker.publish('{"type": "signup.completed", "year": "soon"}', stream=REGISTRATION_STREAM)
 
     async def dead() -> list[Any]:
-        return list(await redis.xrange(dead_letter_stream(REGISTRATION_STREAM)))
+        found: Any = await redis.xrange(dead_letter_stream(REGISTRATION_STREAM))
+        return list(found)
 
     deadline = time.monotonic() + 10
     letters: list[Any] = []

@@ -15,20 +15,19 @@ def decode_entry(fields: dict[bytes, bytes]) -> tuple[bytes, dict[str, Any]]:
     return BinaryMessageFormatV1.parse(fields[b"__data__"])
 
 
-def read_events(redis_url: str, stream: str) -> list[Any]:
-    """Every event on ``stream``, parsed into its contract model, oldest first."""
+def entries(redis_url: str, stream: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
     client = Redis.from_url(redis_url)
     try:
-        entries = client.xrange(stream)
+        found: Any = client.xrange(stream)
     finally:
         client.close()
-    return [parse_event(decode_entry(fields)[0]) for _id, fields in entries]
+    return list(found or [])
+
+
+def read_events(redis_url: str, stream: str) -> list[Any]:
+    """Every event on ``stream``, parsed into its contract model, oldest first."""
+    return [parse_event(decode_entry(fields)[0]) for _id, fields in entries(redis_url, stream)]
 
 
 def read_headers(redis_url: str, stream: str) -> list[dict[str, Any]]:
-    client = Redis.from_url(redis_url)
-    try:
-        entries = client.xrange(stream)
-    finally:
-        client.close()
-    return [decode_entry(fields)[1] for _id, fields in entries]
+    return [decode_entry(fields)[1] for _id, fields in entries(redis_url, stream)]
