@@ -84,6 +84,10 @@ def handle_once(engine: Engine, event: EventBase, handler: EventHandler) -> bool
     return True
 
 
+def last_error_key(stream: str, group: str) -> str:
+    return f"reglab:last-error:{stream}:{group}"
+
+
 def subscribe(
     broker: RedisBroker,
     redis: Redis,
@@ -94,38 +98,77 @@ def subscribe(
     handlers: Mapping[str, EventHandler],
     batch: int,
     after_commit: Callable[[], None] | None = None,
-) -> Any:
-    """Register a consumer-group subscriber on ``stream`` that dispatches by event type."""
+    reclaim_idle_ms: int = 30_000,
+    max_deliveries: int = 5,
+) -> list[Any]:
+    """Register the group's subscriber on ``stream`` and its reclaimer; returns both.
+
+    The subscriber reads new entries. The reclaimer (FastStream's claim-only
+    mode, XAUTOCLAIM) takes over entries another consumer left pending for
+    ``reclaim_idle_ms``: a crashed process, or a handler that raised. An entry
+    delivered more than ``max_deliveries`` times goes to the dead-letter stream
+    with its last error, and is acked there.
+    """
     group = service
-    sub = StreamSub(stream, group=group, consumer=consumer_name(service), max_records=batch,
-                    polling_interval=1000)
+    name = consumer_name(service)
+    errors_key = last_error_key(stream, group)
 
     async def on_message(message: RedisStreamMessage) -> None:
+        entry_id = _entry_id(message)
+        deliveries = await message.get_delivery_count()
+        if deliveries > max_deliveries:
+            last_error = await redis.hget(errors_key, entry_id)
+            reason = last_error.decode() if isinstance(last_error, bytes) else "unknown error"
+            await _dead_letter(redis, stream, group, message,
+                               f"gave up after {deliveries - 1} deliveries: {reason}")
+            await redis.hdel(errors_key, entry_id)
+            return
         try:
             event = parse_event(message.body)
         except ValidationError as error:
+            # Retrying cannot make an invalid payload valid: dead-letter it at once.
             await _dead_letter(redis, stream, group, message, f"invalid payload: {error}")
             return
         handler = handlers.get(event.type)
         if handler is None:
             return  # an event this service does not consume: ack and move on
-        done = await anyio.to_thread.run_sync(handle_once, engine, event, handler)
+        try:
+            done = await anyio.to_thread.run_sync(handle_once, engine, event, handler)
+        except Exception as error:
+            await redis.hset(errors_key, entry_id, f"{error.__class__.__name__}: {error}"[:2000])
+            log.exception("event handler failed; the entry stays pending for the reclaimer",
+                          event_type=event.type, event_id=str(event.event_id),
+                          delivery=deliveries, entry_id=entry_id)
+            raise
+        if deliveries > 1:
+            await redis.hdel(errors_key, entry_id)
         log.info("event handled" if done else "duplicate event skipped",
                  event_type=event.type, event_id=str(event.event_id),
-                 correlation_id=event.correlation_id)
+                 correlation_id=event.correlation_id, delivery=deliveries)
         if done and after_commit is not None:
             after_commit()
 
-    return broker.subscriber(stream=sub)(on_message)
+    reader = StreamSub(stream, group=group, consumer=name, max_records=batch, polling_interval=1000)
+    reclaimer = StreamSub(stream, group=group, consumer=f"{name}-reclaimer",
+                          min_idle_time=reclaim_idle_ms, polling_interval=max(200, reclaim_idle_ms // 4))
+    return [
+        broker.subscriber(stream=reader)(on_message),
+        broker.subscriber(stream=reclaimer)(on_message),
+    ]
+
+
+def _entry_id(message: RedisStreamMessage) -> str:
+    ids = message.raw_message.get("message_ids") or [b""]
+    first = ids[0]
+    return first.decode() if isinstance(first, bytes) else str(first)
 
 
 async def _dead_letter(redis: Redis, stream: str, group: str,
                        message: RedisStreamMessage, error: str) -> None:
-    entry_id = message.raw_message.get("message_ids", [b""])[0]
     fields: dict[Any, Any] = {
         "stream": stream,
         "group": group,
-        "entry_id": entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id),
+        "entry_id": _entry_id(message),
         "error": error[:2000],
         "payload": message.body,
         "failed_at": utc_now().isoformat(),

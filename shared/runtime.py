@@ -47,7 +47,9 @@ class ServiceRuntime:
         """Read ``stream`` in this service's consumer group; call before the app starts."""
         self._groups.append(stream)
         subscribe(self.broker, self.redis, service=self.service, stream=stream, engine=self.engine,
-                  handlers=handlers, batch=self.settings.consumer_batch, after_commit=after_commit)
+                  handlers=handlers, batch=self.settings.consumer_batch, after_commit=after_commit,
+                  reclaim_idle_ms=self.settings.reclaim_idle_ms,
+                  max_deliveries=self.settings.max_deliveries)
 
     def run_in_background(self, name: str, task: BackgroundTask) -> None:
         self._background[name] = task

@@ -34,6 +34,11 @@ class CommonSettings(BaseSettings):
     # Consumers read at most this many entries per XREADGROUP, so one process
     # never hoards the backlog in its pending list.
     consumer_batch: int = Field(50, validation_alias="CONSUMER_BATCH")
+    # An entry pending this long is taken over by the group's reclaimer; keep it
+    # well above the slowest handler, or work in progress is claimed twice.
+    reclaim_idle_ms: int = Field(30_000, validation_alias="RECLAIM_IDLE_MS")
+    # After this many deliveries an entry goes to the dead-letter stream.
+    max_deliveries: int = Field(5, validation_alias="MAX_DELIVERIES")
     relay_batch: int = Field(200, validation_alias="OUTBOX_RELAY_BATCH")
     relay_poll_seconds: float = Field(0.5, validation_alias="OUTBOX_RELAY_POLL_SECONDS")
 

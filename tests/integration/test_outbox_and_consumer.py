@@ -188,3 +188,59 @@ def test_groups_are_created_at_zero_so_earlier_events_are_read(redis_server: Red
     assert asyncio.run(scenario()) == 1
 
 
+
+
+async def test_the_reclaimer_retries_a_failed_entry_until_it_succeeds(
+        database_url: str, redis_server: RedisServer, broker: RedisBroker) -> None:
+    engine = make_engine(database_url)
+    create_tables(engine, [ProcessedEvent])
+    redis = Redis.from_url(redis_server.url)
+    attempts: list[int] = []
+
+    def flaky(_session: Session, event: Any) -> None:
+        attempts.append(event.signup_id)
+        if len(attempts) < 3:
+            raise RuntimeError("database briefly unavailable")
+
+    await ensure_group(redis, REGISTRATION_STREAM, "invoicing")
+    subscribe(broker, redis, service="invoicing", stream=REGISTRATION_STREAM, engine=engine,
+              handlers={"signup.completed": flaky}, batch=10, reclaim_idle_ms=200, max_deliveries=5)
+    await broker.start()
+    await broker.publish(signup(3).model_dump_json(), stream=REGISTRATION_STREAM)
+    await eventually(lambda: len(attempts) == 3)
+    await acked(redis)
+    with Session(engine) as session:
+        assert len(session.exec(select(ProcessedEvent)).all()) == 1
+    assert await redis.xlen(dead_letter_stream(REGISTRATION_STREAM)) == 0
+    await redis.aclose()
+    engine.dispose()
+
+
+async def test_an_entry_that_keeps_failing_goes_to_dead_letters_with_its_error(
+        redis_server: RedisServer, broker: RedisBroker, tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/c.db")
+    create_tables(engine, [ProcessedEvent])
+    redis = Redis.from_url(redis_server.url)
+    attempts: list[int] = []
+
+    def broken(_session: Session, event: Any) -> None:
+        attempts.append(event.signup_id)
+        raise ValueError("no fee policy for this year")
+
+    await ensure_group(redis, REGISTRATION_STREAM, "invoicing")
+    subscribe(broker, redis, service="invoicing", stream=REGISTRATION_STREAM, engine=engine,
+              handlers={"signup.completed": broken}, batch=10, reclaim_idle_ms=150, max_deliveries=3)
+    await broker.start()
+    await broker.publish(signup(4).model_dump_json(), stream=REGISTRATION_STREAM)
+    await broker.publish(signup(5).model_dump_json(), stream=REGISTRATION_STREAM)
+
+    deadline = time.monotonic() + 20
+    while await redis.xlen(dead_letter_stream(REGISTRATION_STREAM)) < 2:
+        assert time.monotonic() < deadline, f"not dead-lettered; attempts {attempts}"
+        await asyncio.sleep(0.05)
+    await acked(redis)
+    assert sorted(attempts) == [4, 4, 4, 5, 5, 5], "exactly max_deliveries attempts each"
+    found: Any = await redis.xrange(dead_letter_stream(REGISTRATION_STREAM))
+    assert all(b"no fee policy for this year" in fields[b"error"] for _id, fields in found)
+    await redis.aclose()
+    engine.dispose()
