@@ -151,10 +151,10 @@ def subscribe(
     reader = StreamSub(stream, group=group, consumer=name, max_records=batch, polling_interval=1000)
     reclaimer = StreamSub(stream, group=group, consumer=f"{name}-reclaimer",
                           min_idle_time=reclaim_idle_ms, polling_interval=max(200, reclaim_idle_ms // 4))
-    return [
-        broker.subscriber(stream=reader)(on_message),
-        broker.subscriber(stream=reclaimer)(on_message),
-    ]
+    subscribers = [broker.subscriber(stream=reader), broker.subscriber(stream=reclaimer)]
+    for subscriber in subscribers:
+        subscriber(on_message)
+    return subscribers
 
 
 def _entry_id(message: RedisStreamMessage) -> str:

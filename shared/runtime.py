@@ -39,17 +39,22 @@ class ServiceRuntime:
         self.relay = OutboxRelay(self.engine, self._publish, batch=settings.relay_batch,
                                  poll_seconds=settings.relay_poll_seconds)
         self._groups: list[str] = []
+        self._subscribers: list[tuple[str, Any]] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._background: dict[str, BackgroundTask] = {"outbox-relay": self.relay.run}
+        self._background: dict[str, BackgroundTask] = {
+            "outbox-relay": self.relay.run,
+            "subscriber-watchdog": self._watch_subscribers,
+        }
 
     def consume(self, stream: str, handlers: dict[str, EventHandler],
                 after_commit: Callable[[], None] | None = None) -> None:
         """Read ``stream`` in this service's consumer group; call before the app starts."""
         self._groups.append(stream)
-        subscribe(self.broker, self.redis, service=self.service, stream=stream, engine=self.engine,
-                  handlers=handlers, batch=self.settings.consumer_batch, after_commit=after_commit,
-                  reclaim_idle_ms=self.settings.reclaim_idle_ms,
-                  max_deliveries=self.settings.max_deliveries)
+        subscribers = subscribe(
+            self.broker, self.redis, service=self.service, stream=stream, engine=self.engine,
+            handlers=handlers, batch=self.settings.consumer_batch, after_commit=after_commit,
+            reclaim_idle_ms=self.settings.reclaim_idle_ms, max_deliveries=self.settings.max_deliveries)
+        self._subscribers += [(stream, subscriber) for subscriber in subscribers]
 
     def run_in_background(self, name: str, task: BackgroundTask) -> None:
         self._background[name] = task
@@ -61,6 +66,20 @@ class ServiceRuntime:
                                           headers={"message_id": row.event_id},
                                           correlation_id=row.correlation_id, pipeline=pipe)
             await pipe.execute()
+
+    async def _watch_subscribers(self, interval: float = 2.0) -> None:
+        """Restart a subscriber that stopped, e.g. when Redis lost its group (NOGROUP)."""
+        while True:
+            await asyncio.sleep(interval)
+            for stream, subscriber in self._subscribers:
+                if subscriber.running:
+                    continue
+                log.warning("subscriber stopped; recreating its group and restarting it", stream=stream)
+                try:
+                    await ensure_group(self.redis, stream, self.service)
+                    await subscriber.start()
+                except Exception:
+                    log.exception("could not restart subscriber; retrying", stream=stream)
 
     async def start(self) -> None:
         create_tables(self.engine, self._models)
@@ -103,6 +122,8 @@ class ServiceRuntime:
             checks["database"] = f"unreachable: {error.__class__.__name__}"
         dead = [name for name, task in self._tasks.items() if task.done()]
         checks["background_tasks"] = True if not dead else f"stopped: {', '.join(dead)}"
+        stopped = [stream for stream, subscriber in self._subscribers if not subscriber.running]
+        checks["subscribers"] = True if not stopped else f"stopped: {', '.join(stopped)}"
         healthy = all(value is True for value in checks.values())
         return healthy, checks
 
