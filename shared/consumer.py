@@ -28,6 +28,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from shared.db import transaction
 from shared.events import EventBase, parse_event, utc_now
+from shared.metrics import EVENTS_FAILED, EVENTS_HANDLED
 
 log = structlog.get_logger(__name__)
 
@@ -135,6 +136,7 @@ def subscribe(
         try:
             done = await anyio.to_thread.run_sync(handle_once, engine, event, handler)
         except Exception as error:
+            EVENTS_FAILED.labels(stream).inc()
             await redis.hset(errors_key, entry_id, f"{error.__class__.__name__}: {error}"[:2000])
             log.exception("event handler failed; the entry stays pending for the reclaimer",
                           event_type=event.type, event_id=str(event.event_id),
@@ -142,6 +144,8 @@ def subscribe(
             raise
         if deliveries > 1:
             await redis.hdel(errors_key, entry_id)
+        if done:
+            EVENTS_HANDLED.labels(stream, event.type).inc()
         log.info("event handled" if done else "duplicate event skipped",
                  event_type=event.type, event_id=str(event.event_id),
                  correlation_id=event.correlation_id, delivery=deliveries)

@@ -19,7 +19,10 @@ from sqlmodel import SQLModel
 
 from shared.consumer import EventHandler, ProcessedEvent, ensure_group, subscribe
 from shared.db import create_tables, make_engine
-from shared.outbox import OutboxMessage, OutboxRelay
+from shared.events import INVOICING_STREAM, REGISTRATION_STREAM
+from shared.metrics import OUTBOX_BACKLOG, collect_stream_gauges, render
+from shared.outbox import OutboxMessage, OutboxRelay, outbox_backlog
+from shared.retention import trim_stream
 from shared.settings import CommonSettings
 
 log = structlog.get_logger(__name__)
@@ -44,7 +47,9 @@ class ServiceRuntime:
         self._background: dict[str, BackgroundTask] = {
             "outbox-relay": self.relay.run,
             "subscriber-watchdog": self._watch_subscribers,
+            "stream-retention": self._trim_streams,
         }
+        self.extra_metrics: list[Callable[[], Coroutine[Any, Any, None]]] = []
 
     def consume(self, stream: str, handlers: dict[str, EventHandler],
                 after_commit: Callable[[], None] | None = None) -> None:
@@ -80,6 +85,25 @@ class ServiceRuntime:
                     await subscriber.start()
                 except Exception:
                     log.exception("could not restart subscriber; retrying", stream=stream)
+
+    async def _trim_streams(self) -> None:
+        """Trim old entries every group has acked; safe to run from every service."""
+        while True:
+            for stream in (REGISTRATION_STREAM, INVOICING_STREAM):
+                try:
+                    await trim_stream(self.redis, stream,
+                                      keep_seconds=self.settings.stream_retention_days * 86400)
+                except Exception:
+                    log.exception("stream retention failed; will retry", stream=stream)
+            await asyncio.sleep(self.settings.stream_retention_interval_seconds)
+
+    async def metrics(self) -> bytes:
+        """Prometheus text: counters plus gauges read now from Redis and the database."""
+        OUTBOX_BACKLOG.set(await asyncio.to_thread(outbox_backlog, self.engine))
+        await collect_stream_gauges(self.redis, self._groups, self.service)
+        for collect in self.extra_metrics:
+            await collect()
+        return render()
 
     async def start(self) -> None:
         create_tables(self.engine, self._models)

@@ -39,6 +39,10 @@ class CommonSettings(BaseSettings):
     reclaim_idle_ms: int = Field(30_000, validation_alias="RECLAIM_IDLE_MS")
     # After this many deliveries an entry goes to the dead-letter stream.
     max_deliveries: int = Field(5, validation_alias="MAX_DELIVERIES")
+    # Stream entries every group has acked are trimmed after this many days.
+    stream_retention_days: float = Field(7.0, validation_alias="STREAM_RETENTION_DAYS")
+    stream_retention_interval_seconds: float = Field(
+        3600.0, validation_alias="STREAM_RETENTION_INTERVAL_SECONDS")
     relay_batch: int = Field(200, validation_alias="OUTBOX_RELAY_BATCH")
     relay_poll_seconds: float = Field(0.5, validation_alias="OUTBOX_RELAY_POLL_SECONDS")
 

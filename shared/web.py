@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from shared.metrics import CONTENT_TYPE
 from shared.money import format_sek
 from shared.settings import CommonSettings
 
@@ -57,8 +58,9 @@ SECURITY_HEADERS = {
 
 
 def install_common(app: FastAPI, settings: CommonSettings,
-                   health: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]) -> None:
-    """Static files, security headers, ``/healthz`` and the login pages."""
+                   health: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]],
+                   metrics: Callable[[], Awaitable[bytes]] | None = None) -> None:
+    """Static files, security headers, ``/healthz``, ``/metrics`` and the login pages."""
     app.mount("/static", StaticFiles(directory=SHARED_STATIC), name="static")
 
     @app.middleware("http")
@@ -73,6 +75,14 @@ def install_common(app: FastAPI, settings: CommonSettings,
         healthy, checks = await health()
         return JSONResponse({"status": "ok" if healthy else "unhealthy", "checks": checks},
                             status_code=200 if healthy else 503)
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        # The service's runtime (app.state.runtime) knows its streams and database.
+        scrape = metrics or getattr(getattr(request.app.state, "runtime", None), "metrics", None)
+        if scrape is None:
+            raise HTTPException(404)
+        return Response(await scrape(), media_type=CONTENT_TYPE)
 
     app.include_router(login_router(settings))
 
