@@ -115,12 +115,17 @@ class ServiceRuntime:
         log.info("service started", consumes=self._groups, tasks=sorted(self._tasks))
 
     async def stop(self) -> None:
+        """Stop reading first; a handler in flight finishes its transaction before its task ends.
+
+        An entry read but not yet handled stays pending (never acked unprocessed)
+        and the reclaimer of a surviving or restarted instance takes it over.
+        """
+        await self.broker.stop()
         for task in self._tasks.values():
             task.cancel()
         for task in self._tasks.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await self.broker.stop()
         await self.redis.aclose()
         self.engine.dispose()
         log.info("service stopped")
