@@ -1,0 +1,1 @@
+"""Registration: organisations sign up for Reglab's networks; publishes ``SignupCompleted``."""

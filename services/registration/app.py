@@ -1,0 +1,41 @@
+"""Builds the registration app: runtime (database, Redis, outbox relay), seed data and routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI
+
+from services.registration.api import api_router
+from services.registration.handlers import seed
+from services.registration.models import MODELS
+from services.registration.pages import pages_router
+from services.registration.settings import RegistrationSettings
+from shared.policy import load_policies
+from shared.runtime import ServiceRuntime
+from shared.web import install_common
+
+
+def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
+    settings = settings or RegistrationSettings()
+    # Loaded once: a broken policy file stops the start with a message naming the file.
+    policies = load_policies(settings.fee_policy_dir)
+    runtime = ServiceRuntime("registration", settings, settings.database_url, MODELS)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime.lifespan(app):
+            # The runtime creates the tables; the networks must exist before the form is served.
+            await anyio.to_thread.run_sync(seed, runtime.engine)
+            yield
+
+    app = FastAPI(title="Reglab Nätverk – anmälan", version="1.0.0", lifespan=lifespan,
+                  description="Anmälan av organisationer till Reglabs nätverk.")
+    app.state.runtime = runtime
+    app.state.policies = policies
+    install_common(app, settings, runtime.health)
+    app.include_router(api_router(runtime, policies))
+    app.include_router(pages_router(runtime, policies, settings))
+    return app

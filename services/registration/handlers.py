@@ -1,0 +1,265 @@
+"""Registration's use cases: seed the networks, register a sign-up, read receipts and overviews.
+
+Each takes a ``Session`` and runs inside the caller's transaction; a sign-up
+stages its ``SignupCompleted`` event in the same transaction (the outbox).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from services.registration.catalogue import NETWORKS, NetworkSeed
+from services.registration.domain import FeeLine, FeeSummary, NetworkRef, SignupRequest, fee_summary
+from services.registration.models import Membership, Network, Organisation, Signup, SignupLine
+from services.registration.validation import SignupInvalid, network_problems, validate_signup
+from shared.db import transaction
+from shared.events import Address, Contact, MembershipInfo, OrganisationSnapshot, SignupCompleted
+from shared.outbox import add_event
+from shared.policy import FeePolicy, fee_for
+
+log = structlog.get_logger(__name__)
+
+RETRY_ATTEMPTS = 3
+
+
+# --- Networks ---
+
+def seed_networks(session: Session, seeds: tuple[NetworkSeed, ...] = NETWORKS) -> int:
+    """Insert the networks that are missing (by code); existing rows are left as they are."""
+    existing = set(session.exec(select(Network.code)))
+    added = 0
+    for position, seed in enumerate(seeds):
+        if seed.code in existing:
+            continue
+        session.add(Network(code=seed.code, name=seed.name, status=seed.status, partners=seed.partners,
+                            description=seed.description, position=position))
+        added += 1
+    return added
+
+
+def seed(engine: Engine) -> None:
+    """Seed at startup; a second instance starting at the same moment may win the race, which is fine."""
+    for attempt in range(1, RETRY_ATTEMPTS + 1):
+        try:
+            with transaction(engine) as session:
+                added = seed_networks(session)
+            log.info("networks seeded", added=added)
+            return
+        except IntegrityError:
+            if attempt == RETRY_ATTEMPTS:
+                raise
+
+
+def list_networks(session: Session) -> list[Network]:
+    return list(session.exec(select(Network).order_by(col(Network.position), col(Network.id))))
+
+
+def network_refs(session: Session) -> dict[str, NetworkRef]:
+    return {n.code: NetworkRef(n.code, n.name, n.status) for n in list_networks(session)}
+
+
+# --- Sign-ups ---
+
+@dataclass(frozen=True)
+class MembershipResult:
+    id: int
+    network_code: str
+    year: int
+    status: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    signup_id: int
+    organisation_id: int
+    token: str
+    memberships: tuple[MembershipResult, ...]
+
+
+def register_signup(session: Session, request: SignupRequest, *, policy: FeePolicy, now: datetime,
+                    correlation_id: str, token: str) -> SignupResult:
+    """Record the sign-up, its memberships and the ``SignupCompleted`` event in the caller's transaction."""
+    networks = _networks_for(session, request.networks)
+    organisation = _upsert_organisation(session, request, now)
+    assert organisation.id is not None
+    signup = Signup(
+        token=token, organisation_id=organisation.id, year=request.year,
+        org_name=request.org_name, org_number=request.org_number, invoice_email=request.invoice_email,
+        street=request.street, postal_code=request.postal_code, city=request.city,
+        buyer_reference=request.buyer_reference, contact_name=request.contact_name,
+        contact_email=request.contact_email, vat_rate=policy.effective_vat_rate,
+        vat_note=policy.vat_note, correlation_id=correlation_id, created_at=now,
+    )
+    session.add(signup)
+    session.flush()
+    assert signup.id is not None
+
+    results: list[MembershipResult] = []
+    infos: list[MembershipInfo] = []
+    for network in networks:
+        membership, created = _membership(session, organisation.id, network, request.year, signup.id, now)
+        assert membership.id is not None
+        fee = fee_for(policy, network.code)
+        session.add(SignupLine(signup_id=signup.id, membership_id=membership.id, network_code=network.code,
+                               network_name=network.name, created=created, fee=fee.amount,
+                               exemption_reason=fee.exemption_reason))
+        results.append(MembershipResult(membership.id, network.code, request.year, membership.status,
+                                        created))
+        infos.append(MembershipInfo(
+            membership_id=membership.id, network_code=network.code, network_name=network.name,
+            year=request.year, created=created, fee_exempt=fee.exempt,
+            exemption_reason=fee.exemption_reason, fee=fee.amount,
+        ))
+
+    add_event(session, SignupCompleted(
+        occurred_at=now,
+        correlation_id=correlation_id,
+        signup_id=signup.id,
+        organisation=_snapshot(organisation),
+        contact=Contact(name=request.contact_name, email=request.contact_email),
+        year=request.year,
+        memberships=tuple(infos),
+    ))
+    log.info("signup registered", signup_id=signup.id, organisation_id=organisation.id,
+             year=request.year, new=sum(r.created for r in results), correlation_id=correlation_id)
+    return SignupResult(signup.id, organisation.id, token, tuple(results))
+
+
+def register_signup_retrying(engine: Engine, request: SignupRequest, *, policy: FeePolicy, now: datetime,
+                             correlation_id: str) -> SignupResult:
+    """One transaction per attempt: a concurrent duplicate sign-up loses a unique-constraint race
+    (same organisation or membership), and on retry finds the other's rows instead of failing."""
+    for attempt in range(1, RETRY_ATTEMPTS + 1):
+        try:
+            with transaction(engine) as session:
+                return register_signup(session, request, policy=policy, now=now,
+                                       correlation_id=correlation_id, token=secrets.token_urlsafe(24))
+        except IntegrityError:
+            if attempt == RETRY_ATTEMPTS:
+                raise
+            log.info("signup raced with another; retrying", attempt=attempt, correlation_id=correlation_id)
+    raise AssertionError("unreachable")
+
+
+def _networks_for(session: Session, codes: tuple[str, ...]) -> list[Network]:
+    """The requested networks, re-checked inside the transaction (validation read them earlier)."""
+    found = {n.code: n for n in session.exec(select(Network).where(col(Network.code).in_(codes)))}
+    problem = network_problems(codes, {c: NetworkRef(n.code, n.name, n.status) for c, n in found.items()})
+    if problem:
+        raise SignupInvalid({"networks": problem})
+    return [found[code] for code in codes]
+
+
+def _upsert_organisation(session: Session, request: SignupRequest, now: datetime) -> Organisation:
+    organisation = session.exec(
+        select(Organisation).where(Organisation.org_number == request.org_number)
+    ).first()
+    if organisation is None:
+        organisation = Organisation(org_number=request.org_number, name=request.org_name,
+                                    invoice_email=request.invoice_email, street=request.street,
+                                    postal_code=request.postal_code, city=request.city,
+                                    buyer_reference=request.buyer_reference, created_at=now, updated_at=now)
+    else:
+        # Signing up again reuses the organisation; its invoice details follow the latest sign-up.
+        organisation.name = request.org_name
+        organisation.invoice_email = request.invoice_email
+        organisation.street = request.street
+        organisation.postal_code = request.postal_code
+        organisation.city = request.city
+        organisation.buyer_reference = request.buyer_reference
+        organisation.updated_at = now
+    session.add(organisation)
+    session.flush()
+    return organisation
+
+
+def _membership(session: Session, organisation_id: int, network: Network, year: int, signup_id: int,
+                now: datetime) -> tuple[Membership, bool]:
+    existing = session.exec(select(Membership).where(
+        Membership.organisation_id == organisation_id,
+        Membership.network_id == network.id,
+        Membership.year == year,
+    )).first()
+    if existing is not None:
+        return existing, False
+    assert network.id is not None
+    membership = Membership(organisation_id=organisation_id, network_id=network.id, year=year,
+                            status="active", signup_id=signup_id, created_at=now)
+    session.add(membership)
+    session.flush()
+    return membership, True
+
+
+def _snapshot(organisation: Organisation) -> OrganisationSnapshot:
+    assert organisation.id is not None
+    return OrganisationSnapshot(
+        id=organisation.id, name=organisation.name, org_number=organisation.org_number,
+        invoice_email=organisation.invoice_email,
+        address=Address(street=organisation.street, postal_code=organisation.postal_code,
+                        city=organisation.city),
+        buyer_reference=organisation.buyer_reference,
+    )
+
+
+# --- Reading ---
+
+@dataclass(frozen=True)
+class Receipt:
+    signup: Signup
+    lines: tuple[FeeLine, ...]
+    summary: FeeSummary
+
+
+def load_receipt(session: Session, token: str) -> Receipt | None:
+    signup = session.exec(select(Signup).where(Signup.token == token)).first()
+    if signup is None:
+        return None
+    rows = session.exec(select(SignupLine).where(SignupLine.signup_id == signup.id)
+                        .order_by(col(SignupLine.id)))
+    lines = tuple(FeeLine(network_code=r.network_code, network_name=r.network_name, year=signup.year,
+                          created=r.created, fee=r.fee, exemption_reason=r.exemption_reason) for r in rows)
+    return Receipt(signup=signup, lines=lines, summary=fee_summary(lines, signup.vat_rate))
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    year: int
+    network_name: str
+    organisation_name: str
+    org_number: str
+    invoice_email: str
+    registered_at: datetime
+
+
+def membership_overview(session: Session) -> list[MemberRow]:
+    """Every membership, newest year first, then by network and organisation, for the staff page."""
+    query = (
+        select(Membership, Network, Organisation)
+        .join(Network, col(Network.id) == Membership.network_id)
+        .join(Organisation, col(Organisation.id) == Membership.organisation_id)
+        .order_by(col(Membership.year).desc(), col(Network.position), col(Organisation.name))
+    )
+    return [MemberRow(m.year, n.name, o.name, o.org_number, o.invoice_email, m.created_at)
+            for m, n, o in session.exec(query)]
+
+
+def submit_signup(engine: Engine, data: Mapping[str, object], *, policies: dict[int, FeePolicy],
+                  now: datetime, correlation_id: str) -> SignupResult:
+    """The whole use case behind the form and the API: validate, then register (retrying races).
+
+    Raises :class:`SignupInvalid` with a Swedish message per field.
+    """
+    with Session(engine) as session:
+        refs = network_refs(session)
+    request = validate_signup(data, networks=refs, policy_years=policies.keys())
+    return register_signup_retrying(engine, request, policy=policies[request.year], now=now,
+                                    correlation_id=correlation_id)
