@@ -1,0 +1,1 @@
+"""Notifications: records every email an event calls for, then sends it over SMTP with retries."""

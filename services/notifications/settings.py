@@ -1,0 +1,36 @@
+"""Settings of the notifications service: its database, HTTP address and how mail is sent."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.settings import CommonSettings
+
+
+class NotificationsSettings(CommonSettings):
+    database_url: str = Field("sqlite:///var/notifications.db", validation_alias="NOTIFICATIONS_DATABASE_URL")
+    host: str = Field("127.0.0.1", validation_alias="NOTIFICATIONS_HOST")
+    port: int = Field(8002, validation_alias="NOTIFICATIONS_PORT")
+
+    # SMTP connection. Username/password and STARTTLS are for a real relay;
+    # the local catcher and Mailpit need neither.
+    smtp_username: str = Field("", validation_alias="SMTP_USERNAME")
+    smtp_password: str = Field("", validation_alias="SMTP_PASSWORD")
+    smtp_starttls: bool = Field(False, validation_alias="SMTP_STARTTLS")
+    smtp_timeout_seconds: float = Field(10.0, gt=0, validation_alias="SMTP_TIMEOUT_SECONDS")
+
+    # Retries: exponential backoff with jitter, base * 2^(attempt-1), capped.
+    retry_base_seconds: float = Field(1.0, gt=0, validation_alias="MAIL_RETRY_BASE_SECONDS")
+    retry_ceiling_seconds: float = Field(300.0, gt=0, validation_alias="MAIL_RETRY_CEILING_SECONDS")
+    # 0 keeps retrying for ever; a positive number marks an email failed after that many attempts.
+    max_attempts: int = Field(0, ge=0, validation_alias="MAIL_MAX_ATTEMPTS")
+
+    # Sender: how many SMTP connections send in parallel, how many emails one
+    # database round-trip claims, and how often it looks for due emails
+    # when no consumer has woken it.
+    sender_concurrency: int = Field(4, ge=1, validation_alias="MAIL_SENDER_CONCURRENCY")
+    sender_batch: int = Field(200, ge=1, validation_alias="MAIL_SENDER_BATCH")
+    sender_poll_seconds: float = Field(1.0, gt=0, validation_alias="MAIL_SENDER_POLL_SECONDS")
+    # A claimed email is left alone by other instances for this long; if its
+    # sender dies mid-batch, another instance picks the email up afterwards.
+    claim_lease_seconds: float = Field(120.0, gt=0, validation_alias="MAIL_CLAIM_LEASE_SECONDS")
