@@ -1,0 +1,226 @@
+"""Invoicing rules, pure: fee decisions, totals and VAT, invoice numbers, OCR, dates.
+
+No I/O, no clock, no environment: the handler passes in today's date, the
+loaded policies and what the database already knows. So every rule here is
+tested without a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from stdnum import luhn
+
+from services.invoicing.document import (
+    Buyer,
+    DocumentLine,
+    InvoiceDocument,
+    Seller,
+    VatGroupLine,
+)
+from shared.events import MembershipInfo
+from shared.money import money, vat_of
+from shared.policy import FeePolicy, fee_for
+
+
+class Outcome(StrEnum):
+    INVOICED = "invoiced"
+    EXEMPT = "exempt"
+    # No policy for the membership's year: nothing billed, and finance sees it on
+    # the invoices page. A later sign-up listing the membership decides again.
+    NO_POLICY = "no_policy"
+
+
+@dataclass(frozen=True)
+class FeeDecision:
+    membership: MembershipInfo
+    outcome: Outcome
+    amount: Decimal | None = None
+    vat_rate: Decimal | None = None
+    reason: str = ""
+    # Printed with the totals, e.g. the legal text when the fee is outside the scope of VAT.
+    vat_note: str = ""
+
+
+def vat_rate_for(policy: FeePolicy, override: Decimal | None = None) -> Decimal:
+    """The rate charged: the override replaces the policy's rate, never its outside-scope decision."""
+    if policy.vat_treatment == "outside_scope":
+        return Decimal(0)
+    return policy.vat_rate if override is None else override
+
+
+def decide_fees(
+    policies: Mapping[int, FeePolicy],
+    memberships: Iterable[MembershipInfo],
+    already_decided: Collection[int] = (),
+    vat_rate_override: Decimal | None = None,
+) -> list[FeeDecision]:
+    """One decision per membership not yet decided, from our own policy (never the event's fee fields)."""
+    decisions: list[FeeDecision] = []
+    seen = set(already_decided)
+    for membership in memberships:
+        if membership.membership_id in seen:
+            continue  # one fee per membership: already billed or already exempted
+        seen.add(membership.membership_id)
+        policy = policies.get(membership.year)
+        if policy is None:
+            decisions.append(FeeDecision(membership, Outcome.NO_POLICY,
+                                         reason=f"Ingen avgiftspolicy för {membership.year}"))
+            continue
+        fee = fee_for(policy, membership.network_code)
+        if fee.exempt:
+            decisions.append(FeeDecision(membership, Outcome.EXEMPT, reason=fee.exemption_reason))
+            continue
+        decisions.append(FeeDecision(
+            membership, Outcome.INVOICED, amount=fee.amount,
+            vat_rate=vat_rate_for(policy, vat_rate_override),
+            vat_note=policy.vat_note if policy.vat_treatment == "outside_scope" else "",
+        ))
+    return decisions
+
+
+@dataclass(frozen=True)
+class VatGroup:
+    rate: Decimal
+    net: Decimal
+    vat: Decimal
+
+
+@dataclass(frozen=True)
+class Totals:
+    """An invoice's amounts; refuses to exist unless net + VAT is exactly the total."""
+
+    net: Decimal
+    vat: Decimal
+    total: Decimal
+    groups: tuple[VatGroup, ...]
+
+    def __post_init__(self) -> None:
+        if self.net + self.vat != self.total:
+            raise ValueError(f"net {self.net} + VAT {self.vat} != total {self.total}")
+        if sum((g.net for g in self.groups), Decimal(0)) != self.net:
+            raise ValueError("the VAT groups' net does not add up to the invoice's net")
+        if sum((g.vat for g in self.groups), Decimal(0)) != self.vat:
+            raise ValueError("the VAT groups' VAT does not add up to the invoice's VAT")
+
+
+def compute_totals(lines: Sequence[tuple[Decimal, Decimal]]) -> Totals:
+    """Totals from (net amount, VAT rate) lines.
+
+    VAT is computed once per rate on that rate's summed net, not per line, so
+    rounding happens once (the way Swedish invoices state VAT per rate).
+    """
+    by_rate: dict[Decimal, Decimal] = {}
+    for amount, rate in lines:
+        by_rate[rate] = by_rate.get(rate, Decimal(0)) + money(amount)
+    groups = tuple(
+        VatGroup(rate=rate, net=money(net), vat=vat_of(net, rate))
+        for rate, net in sorted(by_rate.items(), reverse=True)
+    )
+    net = money(sum((g.net for g in groups), Decimal(0)))
+    vat = money(sum((g.vat for g in groups), Decimal(0)))
+    return Totals(net=net, vat=vat, total=net + vat, groups=groups)
+
+
+def format_rate(rate: Decimal) -> str:
+    """``Decimal("0.25")`` → ``"25 %"``, ``Decimal("0.125")`` → ``"12,5 %"``."""
+    percent = (rate * 100).normalize()
+    text = f"{percent:f}".replace(".", ",")
+    return f"{text}\u00a0%"
+
+
+# --- Numbers, OCR and dates ---
+
+def series_for(issue_date: date) -> str:
+    """One number series per issue year, so numbers read like ``2026-00001``."""
+    return str(issue_date.year)
+
+
+def next_sequence(last: int) -> int:
+    """The next number in a series: no gaps, so always exactly one more."""
+    if last < 0:
+        raise ValueError("a series' last number cannot be negative")
+    return last + 1
+
+
+def format_invoice_number(series: str, sequence: int) -> str:
+    if sequence < 1:
+        raise ValueError("invoice numbers start at 1")
+    return f"{series}-{sequence:05d}"
+
+
+def ocr_reference(invoice_number: str) -> str:
+    """A Bankgiro OCR reference: the number's digits, a length digit and a Luhn check digit.
+
+    The length digit is the whole reference's length (check digit included)
+    modulo 10, so Bankgirot's "hard" OCR check also catches a dropped digit.
+    """
+    digits = "".join(ch for ch in invoice_number if ch.isdigit())
+    if not digits:
+        raise ValueError(f"invoice number {invoice_number!r} has no digits")
+    body = digits + str((len(digits) + 2) % 10)
+    reference = body + luhn.calc_check_digit(body)
+    if len(reference) > 25:
+        raise ValueError("an OCR reference has at most 25 digits")
+    return reference
+
+
+def ocr_valid(reference: str) -> bool:
+    return (reference.isdigit() and 2 <= len(reference) <= 25
+            and int(reference[-2]) == len(reference) % 10 and luhn.is_valid(reference))
+
+
+def due_date(issue_date: date, payment_terms_days: int) -> date:
+    return issue_date + timedelta(days=payment_terms_days)
+
+
+def membership_period(year: int) -> tuple[date, date]:
+    """A membership is for a calendar year: the period the fee pays for."""
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+def fee_description(year: int) -> str:
+    return f"Medlemsavgift {year}"
+
+
+# --- The document ---
+
+def build_invoice(
+    *,
+    number: str,
+    issue_date: date,
+    payment_terms_days: int,
+    seller: Seller,
+    buyer: Buyer,
+    decisions: Sequence[FeeDecision],
+) -> InvoiceDocument:
+    """The snapshot of an invoice for the invoiced decisions, totals checked."""
+    lines: list[DocumentLine] = []
+    notes: list[str] = []
+    for decision in decisions:
+        if decision.outcome is not Outcome.INVOICED or decision.amount is None or decision.vat_rate is None:
+            raise ValueError(f"membership {decision.membership.membership_id} is not to be invoiced")
+        membership = decision.membership
+        start, end = membership_period(membership.year)
+        lines.append(DocumentLine(
+            membership_id=membership.membership_id, network_code=membership.network_code,
+            network_name=membership.network_name, year=membership.year,
+            description=fee_description(membership.year), period_start=start, period_end=end,
+            vat_rate=decision.vat_rate, amount=money(decision.amount),
+        ))
+        if decision.vat_note and decision.vat_note not in notes:
+            notes.append(decision.vat_note)
+    if not lines:
+        raise ValueError("an invoice needs at least one line")
+    totals = compute_totals([(line.amount, line.vat_rate) for line in lines])
+    return InvoiceDocument(
+        number=number, kind="invoice", issue_date=issue_date,
+        due_date=due_date(issue_date, payment_terms_days), payment_terms_days=payment_terms_days,
+        ocr=ocr_reference(number), seller=seller, buyer=buyer, lines=tuple(lines),
+        vat_groups=tuple(VatGroupLine(rate=g.rate, net=g.net, vat=g.vat) for g in totals.groups),
+        net=totals.net, vat=totals.vat, total=totals.total, notes=tuple(notes),
+    )

@@ -1,0 +1,36 @@
+"""OCR references in Bankgiro style: the invoice number's digits, a length digit, a Luhn digit."""
+
+from __future__ import annotations
+
+import pytest
+from stdnum import luhn
+
+from services.invoicing.domain import ocr_reference, ocr_valid
+
+
+def test_the_reference_is_the_numbers_digits_then_length_then_check_digit() -> None:
+    reference = ocr_reference("2026-00001")
+    assert reference[:9] == "202600001"
+    assert reference[9] == "1"  # 11 digits in all, modulo 10
+    assert reference == "2026000011" + luhn.calc_check_digit("2026000011")
+
+
+@pytest.mark.parametrize("number", ["2026-00001", "2026-00042", "2026-99999", "2027-123456", "1-1"])
+def test_every_reference_passes_the_luhn_and_length_checks(number: str) -> None:
+    reference = ocr_reference(number)
+    assert luhn.validate(reference) == reference
+    assert int(reference[-2]) == len(reference) % 10
+    assert ocr_valid(reference)
+
+
+def test_a_mistyped_reference_is_caught() -> None:
+    reference = ocr_reference("2026-00042")
+    swapped = reference[:3] + reference[4] + reference[3] + reference[5:]
+    dropped = reference[:2] + reference[3:]
+    assert not ocr_valid(swapped)
+    assert not ocr_valid(dropped)
+
+
+def test_a_number_without_digits_has_no_reference() -> None:
+    with pytest.raises(ValueError):
+        ocr_reference("ABC-")
