@@ -131,6 +131,10 @@ class SmtpServer:
         with self._collector.lock:
             return list(self._collector.messages)
 
+    def refuse(self, refuse: bool = True) -> None:
+        """While on, answer every message with ``451 4.3.0`` (a temporary failure) and keep nothing."""
+        self._collector.refuse = refuse
+
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address in str(m["To"])]
 

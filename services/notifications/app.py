@@ -1,0 +1,37 @@
+"""Wires the notifications service: consumers on both streams, the mail sender, and the staff routes."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.notifications.api import make_router
+from services.notifications.handlers import make_handlers
+from services.notifications.models import MODELS
+from services.notifications.sender import MailSender
+from services.notifications.settings import NotificationsSettings
+from shared.consumer import consumer_name
+from shared.events import INVOICING_STREAM, REGISTRATION_STREAM
+from shared.runtime import ServiceRuntime
+from shared.web import install_common
+
+SERVICE = "notifications"
+
+
+def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
+    settings = settings or NotificationsSettings()
+    runtime = ServiceRuntime(SERVICE, settings, settings.database_url, MODELS)
+    sender = MailSender(runtime.engine, settings, instance=consumer_name(SERVICE))
+    handlers = make_handlers(settings)
+    # Each commit of new email rows wakes the sender, so mail leaves without waiting for a poll.
+    runtime.consume(REGISTRATION_STREAM, {"signup.completed": handlers["signup.completed"]},
+                    after_commit=sender.wake)
+    runtime.consume(INVOICING_STREAM, {"invoice.issued": handlers["invoice.issued"]},
+                    after_commit=sender.wake)
+    runtime.run_in_background("mail-sender", sender.run)
+
+    app = FastAPI(title="Reglab Nätverk – e-post", version="1", lifespan=runtime.lifespan)
+    install_common(app, settings, runtime.health)
+    app.include_router(make_router(settings, runtime.engine))
+    app.state.runtime = runtime
+    app.state.sender = sender
+    return app

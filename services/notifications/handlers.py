@@ -1,0 +1,73 @@
+"""Event handlers: record the emails an event calls for, inside the consumer's transaction.
+
+Nothing is sent here. The rows commit together with the consumer's
+``processed_event`` mark, so an event is turned into emails exactly once; the
+sender picks the rows up afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+import structlog
+from sqlmodel import Session
+
+from services.notifications import domain
+from services.notifications.domain import EmailStatus, OutgoingEmail
+from services.notifications.models import ERROR_LENGTH, Email
+from services.notifications.settings import NotificationsSettings
+from shared.consumer import EventHandler
+from shared.events import EventBase, InvoiceIssued, SignupCompleted, utc_now
+
+log = structlog.get_logger(__name__)
+
+
+def record_emails(session: Session, event: EventBase, emails: Iterable[OutgoingEmail], *,
+                  sender: str, now: datetime) -> list[Email]:
+    """Render and store each email as ``queued``; one that cannot be rendered is stored as ``failed``."""
+    rows: list[Email] = []
+    event_id = str(event.event_id)
+    event_type: str = event.type  # type: ignore[attr-defined]
+    for outgoing in emails:
+        try:
+            rendered = domain.render(outgoing, sender=sender, event_id=event_id, date=event.occurred_at)
+        except ValueError as error:
+            # A bad address in the event: keep a visible trace for staff instead of
+            # failing the whole event (which would leave it pending for ever).
+            recipient = domain.one_line(outgoing.to_address, limit=320)
+            row = Email(kind=outgoing.kind.value, recipient=recipient, envelope_from="",
+                        subject=domain.one_line(outgoing.subject, limit=500), message_id="",
+                        source_event_id=event_id, source_event_type=event_type,
+                        correlation_id=event.correlation_id, status=EmailStatus.failed.value,
+                        last_error=str(error)[:ERROR_LENGTH], created_at=now, next_attempt_at=now,
+                        raw=b"")
+            log.error("email cannot be sent", kind=outgoing.kind.value, recipient=recipient,
+                      error=str(error), event_id=event_id, correlation_id=event.correlation_id)
+        else:
+            row = Email(kind=outgoing.kind.value, recipient=rendered.recipient,
+                        envelope_from=rendered.envelope_from, subject=rendered.subject,
+                        message_id=rendered.message_id, source_event_id=event_id,
+                        source_event_type=event_type, correlation_id=event.correlation_id,
+                        status=EmailStatus.queued.value, created_at=now, next_attempt_at=now,
+                        raw=rendered.raw)
+            log.info("email queued", kind=outgoing.kind.value, recipient=rendered.recipient,
+                     event_id=event_id, correlation_id=event.correlation_id)
+        session.add(row)
+        rows.append(row)
+    return rows
+
+
+def make_handlers(settings: NotificationsSettings,
+                  clock: Callable[[], datetime] = utc_now) -> dict[str, EventHandler]:
+    """The handlers by event type, bound to this service's settings."""
+
+    def on_signup_completed(session: Session, event: SignupCompleted) -> None:
+        record_emails(session, event, domain.signup_emails(event),
+                      sender=settings.mail_from, now=clock())
+
+    def on_invoice_issued(session: Session, event: InvoiceIssued) -> None:
+        record_emails(session, event, domain.invoice_emails(event, finance_email=settings.finance_email),
+                      sender=settings.mail_from, now=clock())
+
+    return {"signup.completed": on_signup_completed, "invoice.issued": on_invoice_issued}
