@@ -174,6 +174,12 @@ def ocr_valid(reference: str) -> bool:
             and int(reference[-2]) == len(reference) % 10 and luhn.is_valid(reference))
 
 
+def format_org_number(org_number: str) -> str:
+    """``5566778899`` → ``556677-8899``, the way it is printed; anything else is kept as given."""
+    digits = "".join(ch for ch in org_number if ch.isdigit())
+    return f"{digits[:6]}-{digits[6:]}" if len(digits) == 10 else org_number
+
+
 def due_date(issue_date: date, payment_terms_days: int) -> date:
     return issue_date + timedelta(days=payment_terms_days)
 

@@ -1,0 +1,46 @@
+"""Wires the invoicing service: runtime (database, Redis, outbox relay), consumer, API and pages."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI
+
+from services.invoicing.api import api_router
+from services.invoicing.handlers import InvoicingContext, make_signup_handler, seller_from
+from services.invoicing.models import MODELS
+from services.invoicing.pages import pages_router
+from services.invoicing.pdf import default_renderer, render_invoice_pdf
+from services.invoicing.settings import InvoicingSettings
+from shared.events import REGISTRATION_STREAM
+from shared.policy import load_policies
+from shared.runtime import ServiceRuntime
+from shared.web import install_common
+
+
+def build_context(settings: InvoicingSettings) -> InvoicingContext:
+    """The handlers' dependencies from settings; a broken policy file stops the start here."""
+    default_renderer()  # compile once at start, so the first invoice is not the slow one
+    return InvoicingContext(
+        policies=load_policies(settings.fee_policy_dir),
+        seller=seller_from(settings),
+        render_pdf=render_invoice_pdf,
+        payment_terms_days=settings.payment_terms_days,
+        vat_rate_override=settings.vat_rate_override,
+        timezone=ZoneInfo(settings.timezone),
+    )
+
+
+def create_app(settings: InvoicingSettings | None = None, context: InvoicingContext | None = None) -> FastAPI:
+    settings = settings or InvoicingSettings()
+    context = context or build_context(settings)
+    runtime = ServiceRuntime("invoicing", settings, settings.database_url, MODELS)
+    # notify: publish invoice.issued as soon as the sign-up's transaction commits.
+    runtime.consume(REGISTRATION_STREAM, {"signup.completed": make_signup_handler(context)},
+                    after_commit=runtime.relay.notify)
+    app = FastAPI(title="Reglab Nätverk – fakturering", version="1", lifespan=runtime.lifespan)
+    app.state.runtime = runtime
+    install_common(app, settings, runtime.health)
+    app.include_router(api_router(settings, runtime.engine))
+    app.include_router(pages_router(settings, runtime.engine))
+    return app

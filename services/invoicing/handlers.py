@@ -1,0 +1,185 @@
+"""Use cases: a completed sign-up becomes fee decisions and, when something is due, one invoice.
+
+Handlers run inside ``shared.consumer.handle_once``'s transaction: the
+invoice, its number, its PDF, the fee decisions and the outgoing
+``invoice.issued`` event (outbox) commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlmodel import Session, col, select
+
+from services.invoicing.document import Buyer, InvoiceDocument, Seller
+from services.invoicing.domain import (
+    FeeDecision,
+    Outcome,
+    build_invoice,
+    decide_fees,
+    format_org_number,
+    series_for,
+)
+from services.invoicing.models import InvFeeDecision, InvInvoice, InvInvoiceLine, InvInvoicePdf
+from services.invoicing.numbering import lock_series, take_number
+from services.invoicing.settings import InvoicingSettings
+from shared.consumer import EventHandler
+from shared.events import InvoiceIssued, InvoiceLineInfo, SignupCompleted, utc_now
+from shared.outbox import add_event
+from shared.policy import FeePolicy
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class InvoicingContext:
+    """What the handlers need, passed in so tests can use their own clock, policies or renderer."""
+
+    policies: Mapping[int, FeePolicy]
+    seller: Seller
+    render_pdf: Callable[[InvoiceDocument], bytes]
+    payment_terms_days: int = 30
+    vat_rate_override: Decimal | None = None
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Stockholm"))
+    clock: Callable[[], datetime] = utc_now
+
+
+def seller_from(settings: InvoicingSettings) -> Seller:
+    return Seller(
+        name=settings.seller_name, org_number=settings.seller_org_number,
+        vat_number=settings.seller_vat_number, street=settings.seller_street,
+        postal_code=settings.seller_postal_code, city=settings.seller_city,
+        bankgiro=settings.seller_bankgiro, email=settings.seller_email, phone=settings.seller_phone,
+        website=settings.seller_website, reference=settings.seller_reference,
+        f_tax=settings.seller_f_tax,
+    )
+
+
+def buyer_from(event: SignupCompleted) -> Buyer:
+    organisation = event.organisation
+    return Buyer(
+        organisation_id=organisation.id, name=organisation.name,
+        org_number=format_org_number(organisation.org_number),
+        street=organisation.address.street, postal_code=organisation.address.postal_code,
+        city=organisation.address.city, invoice_email=organisation.invoice_email,
+        # A public-sector buyer routes invoices by this reference; without one,
+        # the contact who signed up is the best "Er referens" there is.
+        reference=organisation.buyer_reference or event.contact.name,
+    )
+
+
+def org_digits(org_number: str) -> str:
+    return "".join(ch for ch in org_number if ch.isdigit())
+
+
+def make_signup_handler(context: InvoicingContext) -> EventHandler:
+    def handle(session: Session, event: SignupCompleted) -> None:
+        invoice_signup(session, event, context)
+
+    return handle
+
+
+def invoice_signup(session: Session, event: SignupCompleted, context: InvoicingContext) -> InvInvoice | None:
+    """Decide every new membership's fee; issue one invoice for those with a fee. None if nothing is due."""
+    now = context.clock()
+    issue_date = now.astimezone(context.timezone).date()
+    # Lock the series first: it serialises every decision, so two instances
+    # handling sign-ups that list the same membership never both bill it.
+    counter = lock_series(session, series_for(issue_date))
+
+    membership_ids = [m.membership_id for m in event.memberships]
+    earlier = {d.membership_id: d for d in session.exec(
+        select(InvFeeDecision).where(col(InvFeeDecision.membership_id).in_(membership_ids)))}
+    billed = set(session.exec(
+        select(InvInvoiceLine.membership_id).where(col(InvInvoiceLine.membership_id).in_(membership_ids))))
+    final = {mid for mid, d in earlier.items() if d.outcome != Outcome.NO_POLICY} | billed
+    for membership in event.memberships:
+        if not membership.created and membership.membership_id not in final:
+            # Registration knew it, we never decided on it: our ledger says it is unpaid, so bill it.
+            log.warning("existing membership without a fee decision", membership_id=membership.membership_id)
+
+    decisions = decide_fees(context.policies, event.memberships, already_decided=final,
+                            vat_rate_override=context.vat_rate_override)
+    to_invoice = [d for d in decisions if d.outcome is Outcome.INVOICED]
+    invoice = None
+    if to_invoice:
+        sequence, number = take_number(session, counter)
+        document = build_invoice(number=number, issue_date=issue_date,
+                                 payment_terms_days=context.payment_terms_days, seller=context.seller,
+                                 buyer=buyer_from(event), decisions=to_invoice)
+        pdf = context.render_pdf(document)
+        invoice = _store_invoice(session, event, document, counter.series, sequence, pdf, now)
+        add_event(session, _issued_event(event, document, pdf, now))
+    for decision in decisions:
+        _record_decision(session, event, decision, earlier.get(decision.membership.membership_id),
+                         invoice.number if invoice else None, now)
+    log.info("sign-up invoiced" if invoice else "sign-up without invoice",
+             signup_id=event.signup_id, invoice=invoice.number if invoice else None,
+             invoiced=len(to_invoice), exempt=sum(d.outcome is Outcome.EXEMPT for d in decisions),
+             already_decided=len(final), correlation_id=event.correlation_id)
+    return invoice
+
+
+def _store_invoice(session: Session, event: SignupCompleted, document: InvoiceDocument, series: str,
+                   sequence: int, pdf: bytes, now: datetime) -> InvInvoice:
+    invoice = InvInvoice(
+        number=document.number, series=series, sequence=sequence, kind=document.kind, status="issued",
+        signup_id=event.signup_id, source_event_id=str(event.event_id),
+        correlation_id=event.correlation_id, organisation_id=document.buyer.organisation_id,
+        buyer_name=document.buyer.name, buyer_org_number=document.buyer.org_number,
+        buyer_org_digits=org_digits(document.buyer.org_number), buyer_email=document.buyer.invoice_email,
+        issue_date=document.issue_date, due_date=document.due_date, currency=document.currency,
+        net=document.net, vat=document.vat, total=document.total, ocr=document.ocr,
+        document=document.model_dump_json(), issued_at=now,
+    )
+    session.add(invoice)
+    session.flush()
+    assert invoice.id is not None
+    for position, line in enumerate(document.lines, start=1):
+        session.add(InvInvoiceLine(
+            invoice_id=invoice.id, position=position, membership_id=line.membership_id,
+            network_code=line.network_code, network_name=line.network_name, year=line.year,
+            description=line.description, period_start=line.period_start, period_end=line.period_end,
+            vat_rate=line.vat_rate, amount=line.amount,
+        ))
+    session.add(InvInvoicePdf(invoice_id=invoice.id, pdf=pdf))
+    return invoice
+
+
+def _issued_event(event: SignupCompleted, document: InvoiceDocument, pdf: bytes,
+                  now: datetime) -> InvoiceIssued:
+    return InvoiceIssued(
+        occurred_at=now, correlation_id=event.correlation_id, number=document.number,
+        kind=document.kind, signup_id=event.signup_id, organisation=event.organisation,
+        issue_date=document.issue_date, due_date=document.due_date, currency=document.currency,
+        lines=tuple(InvoiceLineInfo(network_code=line.network_code, description=line.full_description,
+                                    amount=line.amount) for line in document.lines),
+        net=document.net, vat=document.vat, total=document.total, ocr=document.ocr,
+        pdf_base64=base64.b64encode(pdf).decode("ascii"),
+    )
+
+
+def _record_decision(session: Session, event: SignupCompleted, decision: FeeDecision,
+                     earlier: InvFeeDecision | None, invoice_number: str | None, now: datetime) -> None:
+    membership = decision.membership
+    # Only a "no policy" decision is ever replaced: it was a wait, not a decision about the fee.
+    row = earlier or InvFeeDecision(
+        membership_id=membership.membership_id, signup_id=event.signup_id,
+        organisation_id=event.organisation.id, organisation_name=event.organisation.name,
+        org_number=event.organisation.org_number, network_code=membership.network_code,
+        network_name=membership.network_name, year=membership.year, outcome=decision.outcome,
+        decided_at=now,
+    )
+    row.signup_id = event.signup_id
+    row.outcome = decision.outcome.value
+    row.reason = decision.reason
+    row.amount = decision.amount
+    row.invoice_number = invoice_number if decision.outcome is Outcome.INVOICED else None
+    row.decided_at = now
+    session.add(row)
