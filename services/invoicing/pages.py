@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from services.invoicing import queries
 from services.invoicing.api import pdf_response, session_dependency
-from services.invoicing.domain import Outcome, format_rate
+from services.invoicing.domain import Outcome, format_org_number, format_rate
 from services.invoicing.settings import InvoicingSettings
 from shared.web import make_templates, staff_page
 
@@ -30,6 +30,7 @@ def pages_router(settings: InvoicingSettings, engine: Engine) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     templates = make_templates(Path(__file__).parent / "templates")
     templates.env.filters["rate"] = format_rate
+    templates.env.filters["orgnr"] = format_org_number
     templates.env.globals.update(outcome_labels=OUTCOME_LABELS, status_labels=STATUS_LABELS)
     UserDep = Annotated[str, Depends(staff_page(settings))]
     SessionDep = Annotated[Session, Depends(session_dependency(engine))]
