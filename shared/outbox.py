@@ -91,7 +91,7 @@ class OutboxRelay:
         log.info("outbox relay started")
         while True:
             try:
-                sent = await anyio.to_thread.run_sync(self._relay_batch)
+                sent = await self._run_batch()
             except Exception:
                 log.exception("outbox relay failed; retrying")
                 sent = 0
@@ -101,6 +101,18 @@ class OutboxRelay:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+
+    async def _run_batch(self) -> int:
+        batch = asyncio.ensure_future(anyio.to_thread.run_sync(self._relay_batch))
+        try:
+            return await asyncio.shield(batch)
+        except asyncio.CancelledError:
+            # A cancelled task does not stop its worker thread, which holds a database
+            # connection: let the batch end (commit or roll back) before the service
+            # disposes of the engine, or that connection is never closed.
+            with contextlib.suppress(Exception):
+                await batch
+            raise
 
     def _relay_batch(self) -> int:
         """Publish one batch; runs in a worker thread, holding the rows' locks while it publishes."""
