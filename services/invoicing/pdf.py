@@ -100,7 +100,13 @@ def view_model(document: InvoiceDocument) -> dict[str, Any]:
 
 
 class InvoiceRenderer:
-    """A warm Typst compiler. Calls are serialised: one compiler is not meant for parallel use."""
+    """A warm Typst compiler, one render at a time.
+
+    ``Compiler.compile`` takes the compiler exclusively (``&mut self`` in the
+    binding): a second thread calling it meanwhile gets "Already borrowed", so
+    a lock serialises renders. The binding releases the GIL while compiling,
+    so the event loop keeps serving requests during a render.
+    """
 
     def __init__(self, template: Path = TEMPLATE) -> None:
         # Only Typst's embedded fonts: the same PDF on every machine, å ä ö included.
