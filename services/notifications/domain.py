@@ -9,22 +9,19 @@ identity, and the stored bytes are what every attempt sends.
 from __future__ import annotations
 
 import base64
-import email.errors
-import email.policy
 import email.utils
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from email.headerregistry import Address, HeaderRegistry
-from email.message import EmailMessage
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from services.notifications import mime
 from shared.events import InvoiceIssued, SignupCompleted
 from shared.money import format_sek
 
@@ -32,8 +29,6 @@ TEMPLATES = Path(__file__).parent / "templates" / "email"
 # Fixed namespace: Message-IDs must stay the same across restarts and instances.
 MESSAGE_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "notifications.reglab-natverk")
 MESSAGE_ID_DOMAIN = "reglab-natverk"
-PDF_SUBTYPE = "pdf"
-_registry = HeaderRegistry()
 
 
 class EmailKind(StrEnum):
@@ -49,14 +44,6 @@ class EmailStatus(StrEnum):
 
 
 @dataclass(frozen=True)
-class Attachment:
-    filename: str
-    content: bytes
-    maintype: str = "application"
-    subtype: str = PDF_SUBTYPE
-
-
-@dataclass(frozen=True)
 class OutgoingEmail:
     """One email an event calls for, before it is turned into RFC 5322 bytes."""
 
@@ -66,7 +53,7 @@ class OutgoingEmail:
     subject: str
     text: str
     html: str | None = None
-    attachments: tuple[Attachment, ...] = ()
+    attachments: tuple[mime.Part, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +83,8 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Templates ship with the code: no stat() per render to check for edits.
+        auto_reload=False,
     )
     env.filters["sek"] = format_sek
     env.filters["amount"] = _amount
@@ -168,7 +157,8 @@ def invoice_emails(event: InvoiceIssued, *, finance_email: str) -> list[Outgoing
     """The invoice to the buyer's invoice address, and a copy to finance (unless that is the same)."""
     credit = event.kind == "credit_note"
     title = "Kreditfaktura" if credit else "Faktura"
-    pdf = Attachment(filename=f"faktura-{event.number}.pdf", content=base64.b64decode(event.pdf_base64))
+    pdf = mime.Part(content_type="application/pdf", content=base64.b64decode(event.pdf_base64),
+                    filename=f"faktura-{event.number}.pdf")
     context = {
         "title": title,
         "credit": credit,
@@ -212,53 +202,25 @@ def message_id_for(event_id: uuid.UUID | str, recipient: str) -> str:
     return f"<{uuid.uuid5(MESSAGE_ID_NAMESPACE, name)}@{MESSAGE_ID_DOMAIN}>"
 
 
-def mailbox(value: str, display_name: str = "") -> Address:
-    """Parse ``addr`` or ``Name <addr>``; raises ``ValueError`` for anything that is not one address."""
-    try:
-        parsed = _registry("To", value)
-    except Exception as error:  # the parser raises assorted errors (even IndexError) on junk
-        raise ValueError(f"not an email address: {value!r}") from error
-    addresses = parsed.addresses  # type: ignore[attr-defined]
-    if len(addresses) != 1 or parsed.defects or not addresses[0].username or "." not in addresses[0].domain:
-        raise ValueError(f"not one email address: {value!r}")
-    found = addresses[0]
-    return Address(display_name=one_line(display_name or found.display_name),
-                   username=found.username, domain=found.domain)
-
-
 def render(outgoing: OutgoingEmail, *, sender: str, event_id: uuid.UUID | str,
            date: datetime) -> RenderedEmail:
     """Build the final message; raises ``ValueError`` if the recipient or sender is no address."""
-    from_box = mailbox(sender)
-    to_box = mailbox(outgoing.to_address, outgoing.to_name)
+    from_box = mime.parse_mailbox(sender)
+    to_box = mime.parse_mailbox(outgoing.to_address, one_line(outgoing.to_name))
     message_id = message_id_for(event_id, to_box.addr_spec)
-    message = EmailMessage()
-    # Header values only through the email package: it refuses CR/LF, so no text can add a header.
-    message["From"] = from_box
-    message["To"] = to_box
-    message["Subject"] = one_line(outgoing.subject, limit=300)
-    message["Date"] = email.utils.format_datetime(date)
-    message["Message-ID"] = message_id
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(outgoing.text, cte="quoted-printable")
-    if outgoing.html is not None:
-        message.add_alternative(outgoing.html, subtype="html", cte="quoted-printable")
-    for attachment in outgoing.attachments:
-        message.add_attachment(attachment.content, maintype=attachment.maintype,
-                               subtype=attachment.subtype, filename=attachment.filename)
-    try:
-        raw = message.as_bytes(policy=email.policy.SMTP)
-    except (UnicodeError, email.errors.MessageError) as error:
-        # e.g. a non-ASCII mailbox that plain SMTP cannot carry
-        raise ValueError(f"cannot encode the message: {error}") from error
-    return RenderedEmail(
-        kind=outgoing.kind,
-        recipient=to_box.addr_spec,
-        envelope_from=from_box.addr_spec,
-        subject=str(message["Subject"]),
-        message_id=message_id,
-        raw=raw,
-    )
+    subject = one_line(outgoing.subject, limit=300)
+    headers = [
+        ("From", mime.Mailbox(one_line(from_box.display_name), from_box.addr_spec).header()),
+        ("To", to_box.header()),
+        ("Subject", subject),
+        ("Date", email.utils.format_datetime(date)),
+        ("Message-ID", message_id),
+        ("Auto-Submitted", "auto-generated"),
+    ]
+    raw = mime.build(headers, text=outgoing.text, html=outgoing.html, attachments=outgoing.attachments,
+                     seed=message_id)
+    return RenderedEmail(kind=outgoing.kind, recipient=to_box.addr_spec, envelope_from=from_box.addr_spec,
+                         subject=subject, message_id=message_id, raw=raw)
 
 
 # --- Retries ----------------------------------------------------------------

@@ -51,10 +51,13 @@ def record_emails(session: Session, event: EventBase, emails: Iterable[OutgoingE
                         source_event_type=event_type, correlation_id=event.correlation_id,
                         status=EmailStatus.queued.value, created_at=now, next_attempt_at=now,
                         raw=rendered.raw)
-            log.info("email queued", kind=outgoing.kind.value, recipient=rendered.recipient,
-                     event_id=event_id, correlation_id=event.correlation_id)
         session.add(row)
         rows.append(row)
+    queued = [row for row in rows if row.status == EmailStatus.queued.value]
+    if queued:
+        # One line per event, not per email: at full load this runs hundreds of times a second.
+        log.info("emails queued", count=len(queued), recipients=[row.recipient for row in queued],
+                 kinds=[row.kind for row in queued], event_id=event_id, correlation_id=event.correlation_id)
     return rows
 
 

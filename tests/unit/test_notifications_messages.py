@@ -10,7 +10,7 @@ from email.message import EmailMessage
 import pytest
 from pypdf import PdfReader
 
-from services.notifications import domain
+from services.notifications import domain, mime
 from services.notifications.domain import EmailKind
 from tests.support.notifications import OCCURRED, invoice_event, signup_event, small_pdf
 
@@ -145,10 +145,52 @@ def test_an_address_with_a_line_break_is_refused_rather_than_sent() -> None:
         rendered(outgoing)
 
 
-@pytest.mark.parametrize("address", ["", "anna", "anna@", "@x.example", "a@x.example, b@x.example"])
-def test_anything_but_one_address_is_refused(address: str) -> None:
+@pytest.mark.parametrize("address", ["", "anna", "anna@", "@x.example", "a@x.example, b@x.example",
+                                     "anna svensson@x.example", "anna@x", "åsa@x.example", "a@b.example>"])
+def test_anything_but_one_plain_address_is_refused(address: str) -> None:
     with pytest.raises(ValueError):
-        domain.mailbox(address)
+        mime.parse_mailbox(address)
+
+
+def test_a_name_and_address_or_an_internationalised_domain_is_accepted() -> None:
+    assert mime.parse_mailbox("Reglab <natverk@reglab.example>") == mime.Mailbox("Reglab",
+                                                                                 "natverk@reglab.example")
+    assert mime.parse_mailbox("kansliet@Håbo.example").addr_spec == "kansliet@xn--hbo-ula.example"
+
+
+def test_a_header_value_with_a_line_break_is_refused_whoever_builds_it() -> None:
+    with pytest.raises(ValueError):
+        mime.header_line("Subject", "Hej\r\nBcc: evil@x.example")
+
+
+def test_long_and_non_ascii_headers_are_encoded_and_folded_and_read_back_unchanged() -> None:
+    name = "Region Värmland, avdelningen för regional utveckling och kompetensförsörjning i länet"
+    outgoing = domain.OutgoingEmail(kind=EmailKind.invoice, to_address="a@x.example", to_name=name,
+                                    subject="Kopia: Faktura 2018-00001 till " + name, text="Hej.\n")
+    raw = rendered(outgoing).raw
+    header = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 998 for line in header.split(b"\r\n"))
+    message = parse(raw)
+    assert message["To"].addresses[0].display_name == name
+    assert message["Subject"] == "Kopia: Faktura 2018-00001 till " + name
+    assert message.defects == []
+
+
+def test_bodies_round_trip_through_quoted_printable_with_long_lines_dots_and_trailing_spaces() -> None:
+    text = "Hej!\n" + "å" * 120 + "\n.\nslut med mellanslag   \n=3D är ingen kod\n"
+    outgoing = domain.OutgoingEmail(kind=EmailKind.invoice, to_address="a@x.example", to_name="",
+                                    subject="Test", text=text, html="<p>Hej &amp; hå</p>\n")
+    raw = rendered(outgoing).raw
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+    message = parse(raw)
+    assert text_of(message) == text.replace("\n", "\r\n") or text_of(message) == text
+    html = message.get_body(preferencelist=("html",))
+    assert html is not None and html.get_content().strip() == "<p>Hej &amp; hå</p>"
+
+
+def test_rendering_the_same_email_twice_gives_the_same_bytes() -> None:
+    [outgoing, _copy] = domain.invoice_emails(invoice_event(), finance_email=FINANCE)
+    assert rendered(outgoing).raw == rendered(outgoing).raw
 
 
 def test_the_rendered_message_uses_crlf_and_only_ascii_headers() -> None:
@@ -157,3 +199,9 @@ def test_the_rendered_message_uses_crlf_and_only_ascii_headers() -> None:
     header = raw.split(b"\r\n\r\n", 1)[0]
     header.decode("ascii")
     assert b"\n" not in raw.replace(b"\r\n", b"")
+
+
+def test_the_wire_form_doubles_leading_dots_and_ends_the_data() -> None:
+    assert mime.to_wire(b"A\r\n.B\r\n") == b"A\r\n..B\r\n.\r\n"
+    assert mime.to_wire(b".A") == b"..A\r\n.\r\n"
+    assert mime.to_wire(b"A\r\n.\r\n") == b"A\r\n..\r\n.\r\n"
