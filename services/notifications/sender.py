@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 import aiosmtplib
 import anyio.to_thread
 import structlog
+from aiosmtplib import SMTPStatus
 from sqlalchemy import Engine, bindparam, select, update
 
-from services.notifications import domain
+from services.notifications import domain, mime
 from services.notifications.domain import EmailStatus
 from services.notifications.models import ERROR_LENGTH, Email, UtcDateTime
 from services.notifications.settings import NotificationsSettings
@@ -53,6 +54,36 @@ class SmtpUnavailable(Exception):
 def describe(error: BaseException) -> str:
     text = str(error) or error.__class__.__name__
     return f"{error.__class__.__name__}: {text}"[:ERROR_LENGTH]
+
+
+async def send_transaction(smtp: aiosmtplib.SMTP, envelope_from: str, recipient: str, raw: bytes) -> None:
+    """MAIL, RCPT and DATA for one stored message, on an open session.
+
+    What ``SMTP.sendmail`` does, but the message body is sent as prepared by
+    :func:`mime.to_wire` instead of being normalised by regular expressions
+    three times (see there). Uses aiosmtplib's public commands and its
+    protocol's ``write``/``read_response``; the session is used by one worker
+    at a time, so no command lock is needed.
+    """
+    wire = mime.to_wire(raw)
+    options = [f"SIZE={len(wire) - 3}"] if smtp.supports_extension("size") else []
+    try:
+        await smtp.mail(envelope_from, options=options)
+        await smtp.rcpt(recipient)
+        start = await smtp.execute_command(b"DATA")
+        if start.code != SMTPStatus.start_input:
+            raise aiosmtplib.SMTPDataError(start.code, start.message)
+        if smtp.protocol is None:
+            raise aiosmtplib.SMTPServerDisconnected("connection lost before the message was sent")
+        smtp.protocol.write(wire)
+        done = await smtp.protocol.read_response(timeout=smtp.timeout)
+        if done.code != SMTPStatus.completed:
+            raise aiosmtplib.SMTPDataError(done.code, done.message)
+    except aiosmtplib.SMTPResponseException:
+        # Reset the envelope so the session can carry the next message, as sendmail does.
+        with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
+            await smtp.rset()
+        raise
 
 
 class SmtpConnection:
@@ -92,9 +123,9 @@ class SmtpConnection:
         if self._smtp is None:
             self._smtp = await self._connect()
         try:
-            await self._smtp.sendmail(envelope_from, [recipient], raw)
-        except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
-            raise  # the server answered; aiosmtplib has reset the envelope, the session stays usable
+            await send_transaction(self._smtp, envelope_from, recipient, raw)
+        except aiosmtplib.SMTPResponseException:
+            raise  # the server answered and the envelope was reset: the session stays usable
         except BaseException:
             await self.close()
             raise
@@ -258,6 +289,10 @@ class MailSender:
                     .values(next_attempt_at=now, claimed_by=None)
                 )
         for email in sent:
-            log.info("email sent", email_id=email.id, kind=email.kind, recipient=email.recipient,
-                     attempts=email.attempts + 1)
+            log.debug("email sent", email_id=email.id, kind=email.kind, recipient=email.recipient,
+                      attempts=email.attempts + 1)
+        if sent:
+            # One line per batch at INFO; LOG_LEVEL=DEBUG shows each email.
+            log.info("emails sent", count=len(sent), failed=len(failures), released=len(released),
+                     first_id=min(email.id for email in sent), last_id=max(email.id for email in sent))
         self.sent += len(sent)

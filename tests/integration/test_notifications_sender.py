@@ -124,6 +124,22 @@ async def test_a_retry_sends_the_byte_identical_message(
     assert rows(engine)[0].raw == stored.raw
 
 
+async def test_lines_starting_with_a_dot_arrive_unchanged(
+        engine: Engine, smtp_server: SmtpServer, tmp_path: Path) -> None:
+    text = "Hej!\n.\n.punkt först\n..två punkter\nslut\n"
+    outgoing = domain.OutgoingEmail(kind=domain.EmailKind.signup_confirmation, to_address="a@kommun.example",
+                                    to_name="", subject="Punkter", text=text)
+    with transaction(engine) as session:
+        record_emails(session, signup_event(), [outgoing], sender=SENDER, now=utc_now())
+    sender = MailSender(engine, sender_settings(smtp_server, tmp_path), instance="one")
+    assert await sender.send_due() == 1
+    await sender.close()
+    [message] = smtp_server.messages
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None and body.get_content().replace("\r\n", "\n") == text
+    assert message.as_bytes(policy=message.policy.clone(linesep="\r\n")) == rows(engine)[0].raw
+
+
 async def test_with_a_maximum_an_email_is_marked_failed_after_that_many_attempts(
         engine: Engine, smtp_server: SmtpServer, tmp_path: Path) -> None:
     record_signups(engine, 1)
