@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
-from services.notifications.api import make_router
+from services.notifications.api import count_by_status, make_router
 from services.notifications.handlers import make_handlers
 from services.notifications.models import MODELS
 from services.notifications.sender import MailSender
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import consumer_name
 from shared.events import INVOICING_STREAM, REGISTRATION_STREAM
+from shared.metrics import MAIL_QUEUE
 from shared.runtime import ServiceRuntime
 from shared.web import install_common
 
@@ -28,6 +31,13 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     runtime.consume(INVOICING_STREAM, {"invoice.issued": handlers["invoice.issued"]},
                     after_commit=sender.wake)
     runtime.run_in_background("mail-sender", sender.run)
+
+    async def mail_queue_gauge() -> None:
+        counts = await asyncio.to_thread(count_by_status, runtime.engine)
+        for status, count in counts.items():
+            MAIL_QUEUE.labels(status).set(count)
+
+    runtime.extra_metrics.append(mail_queue_gauge)
 
     app = FastAPI(title="Reglab Nätverk – e-post", version="1", lifespan=runtime.lifespan)
     install_common(app, settings, runtime.health)

@@ -208,3 +208,11 @@ def test_health_reports_the_mail_sender_running(client: TestClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["checks"]["background_tasks"] is True
+
+
+def test_metrics_count_emails_by_status(client: TestClient, settings: NotificationsSettings) -> None:
+    publish(settings.redis_url, signup_event())
+    eventually(lambda: all_sent(client, 1), what="the confirmation sent")
+    metrics = client.get("/metrics").text
+    assert 'reglab_mail_queue{status="sent"} 1.0' in metrics
+    assert 'reglab_mail_queue{status="queued"} 0.0' in metrics
