@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import anyio
 import structlog
@@ -141,10 +141,10 @@ def pages_router(runtime: ServiceRuntime, policies: dict[int, FeePolicy],
         return templates.TemplateResponse(request, "receipt.html", {"user": None, "receipt": found},
                                           headers={"Cache-Control": "no-store"})
 
-    StaffUser = Annotated[str, Depends(staff_page(settings))]
+    staff = Depends(staff_page(settings))
 
     @router.get("/staff/signups")
-    async def staff_signups(request: Request, user: StaffUser) -> Response:
+    async def staff_signups(request: Request, user: str = staff) -> Response:
         def load() -> Any:
             with Session(runtime.engine) as session:
                 return membership_overview(session)
