@@ -36,6 +36,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
+_WRITE_OPTION = "reglab_write"
+
+
 def _configure_sqlite(engine: Engine) -> None:
     # SQLite upgrades a read lock to a write lock without waiting, so two
     # concurrent read-then-write transactions fail with "database is locked".
@@ -52,7 +55,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Only writers (``transaction``) take the lock; in WAL mode readers never wait.
+        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def create_tables(engine: Engine, models: Sequence[type[SQLModel]]) -> None:
@@ -64,5 +69,6 @@ def create_tables(engine: Engine, models: Sequence[type[SQLModel]]) -> None:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commits on success, rolls back on any exception."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+    writer = engine.execution_options(**{_WRITE_OPTION: True}) if is_sqlite(engine) else engine
+    with Session(writer, expire_on_commit=False) as session, session.begin():
         yield session
