@@ -25,14 +25,12 @@ class NetworkSeed:
 
 NETWORKS: tuple[NetworkSeed, ...] = (
     NetworkSeed("analytiker", "Analytikernätverket", ACTIVE, "Tillväxtverket",
-                "Mötesplats för regionala analytiker, ca 25 organisationer. "
-                "Träffas 3 gånger per år i nära samarbete med Tillväxtverket."),
+                "Mötesplats för regionala analytiker, ca 25 organisationer, träffas 3 gånger per år."),
     NetworkSeed("kompetensforsorjning", "Kompetensförsörjningsnätverket", ACTIVE, "fem arrangörer",
-                "Samarbetsnätverk med ca 30 organisationer som har funnits i 4–5 år. "
-                "Träffas 2 gånger per år på Kompetensförsörjningsdagarna."),
+                "Ca 30 organisationer, träffas 2 gånger per år på Kompetensförsörjningsdagarna. "
+                "Har funnits i 4–5 år."),
     NetworkSeed("utvardering", "Utvärderingsnätverket", ACTIVE, "Tillväxtverket",
-                "Ca 25 organisationer, träffas 2–3 gånger per år. "
-                "Har funnits i två år; nära samarbete med Tillväxtverket."),
+                "Ca 25 organisationer, träffas 2–3 gånger per år. Har funnits i två år."),
     NetworkSeed("smart-specialisering", "Smart specialisering", ACTIVE, "",
                 "Självorganiserat, löst nätverk som träffas i samband med årskonferensen."),
     NetworkSeed("ung-region", "Ung region", ACTIVE, "",
