@@ -152,9 +152,14 @@ def api_router(runtime: ServiceRuntime, policies: dict[int, FeePolicy]) -> APIRo
 
     @router.post("/signups", status_code=201, response_model=SignupOut, openapi_extra=SIGNUP_BODY,
                  responses={400: {"model": ErrorOut, "description": "Ogiltig JSON"},
+                            415: {"model": ErrorOut, "description": "Inte JSON"},
                             422: {"model": ErrorOut, "description": "Ett meddelande per felaktigt fält"}})
     async def create_signup(request: Request) -> Any:
         """Sign an organisation up for networks for a year; signing up again is idempotent."""
+        content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if not (content_type == "application/json" or content_type.endswith("+json")):
+            # Also keeps a cross-site HTML form (text/plain) from posting a JSON-looking body here.
+            return _error(415, "Skicka anmälan som JSON (Content-Type: application/json).")
         try:
             body = json.loads(await request.body())
         except json.JSONDecodeError as error:

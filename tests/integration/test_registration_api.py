@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -118,6 +119,13 @@ def test_malformed_json_is_a_clear_client_error(client: TestClient, content: byt
     answer = client.post("/api/v1/signups", content=content, headers={"Content-Type": "application/json"})
     assert answer.status_code == status
     assert answer.json()["detail"]
+
+
+def test_a_body_that_is_not_declared_as_json_is_refused(client: TestClient, database_url: str) -> None:
+    answer = client.post("/api/v1/signups", content=json.dumps(signup_body()),
+                         headers={"Content-Type": "text/plain"})
+    assert answer.status_code == 415
+    assert row_counts(database_url)["reg_signup"] == 0
 
 
 def test_the_same_organisation_signing_up_again_is_one_organisation_with_the_latest_invoice_details(
