@@ -42,7 +42,7 @@ def pdf_text(message: EmailMessage) -> str:
 
 def wait_quiet(smtp: SmtpServer, expected: int, timeout: float = 60.0) -> list[EmailMessage]:
     """Wait for ``expected`` emails, then a moment more to catch any duplicate."""
-    messages = smtp.wait_for(expected, timeout)
+    smtp.wait_for(expected, timeout)
     time.sleep(1.5)
     return smtp.messages
 
