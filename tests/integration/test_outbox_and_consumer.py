@@ -244,3 +244,39 @@ async def test_an_entry_that_keeps_failing_goes_to_dead_letters_with_its_error(
     assert all(b"no fee policy for this year" in fields[b"error"] for _id, fields in found)
     await redis.aclose()
     engine.dispose()
+
+
+async def test_one_failing_event_in_a_batch_does_not_hold_up_the_others(
+        database_url: str, redis_server: RedisServer, broker: RedisBroker) -> None:
+    engine = make_engine(database_url)
+    create_tables(engine, [ProcessedEvent])
+    redis = Redis.from_url(redis_server.url)
+    calls: list[int] = []
+
+    def poisoned_by_13(_session: Session, event: Any) -> None:
+        calls.append(event.signup_id)
+        if event.signup_id == 13:
+            raise ValueError("unlucky")
+
+    await ensure_group(redis, REGISTRATION_STREAM, "invoicing")
+    publisher = RedisBroker(redis_server.url)
+    await publisher.connect()
+    for i in range(10, 17):  # all waiting before the consumer starts, so one read takes them all
+        await publisher.publish(signup(i).model_dump_json(), stream=REGISTRATION_STREAM)
+    await publisher.stop()
+    subscribe(broker, redis, service="invoicing", stream=REGISTRATION_STREAM, engine=engine,
+              handlers={"signup.completed": poisoned_by_13}, batch=50, reclaim_idle_ms=200,
+              max_deliveries=2)
+    await broker.start()
+
+    deadline = time.monotonic() + 20
+    while await redis.xlen(dead_letter_stream(REGISTRATION_STREAM)) < 1:
+        assert time.monotonic() < deadline, f"not dead-lettered; calls {calls}"
+        await asyncio.sleep(0.05)
+    await acked(redis)
+    with Session(engine) as session:
+        processed = session.exec(select(ProcessedEvent)).all()
+    assert len(processed) == 6, "every other event committed exactly once"
+    assert calls.count(13) == 2, "the failing handler ran once per delivery"
+    await redis.aclose()
+    engine.dispose()
