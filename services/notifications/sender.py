@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiosmtplib
 import anyio.to_thread
@@ -54,6 +55,20 @@ class SmtpUnavailable(Exception):
 def describe(error: BaseException) -> str:
     text = str(error) or error.__class__.__name__
     return f"{error.__class__.__name__}: {text}"[:ERROR_LENGTH]
+
+
+async def finish_in_thread(work: Callable[..., None], *args: Any) -> None:
+    """Run database work in a thread and see it through even if this task is cancelled meanwhile.
+
+    A cancelled task does not stop its worker thread, which holds a pooled
+    connection; the service disposes of its engine right after cancelling us.
+    """
+    running = asyncio.ensure_future(anyio.to_thread.run_sync(work, *args))
+    try:
+        await asyncio.shield(running)
+    except asyncio.CancelledError:
+        await running
+        raise
 
 
 async def send_transaction(smtp: aiosmtplib.SMTP, envelope_from: str, recipient: str, raw: bytes) -> None:
@@ -180,12 +195,20 @@ class MailSender:
             await self.close()
 
     async def close(self) -> None:
-        for connection in self._connections:
-            await connection.close(polite=True)
+        """Say QUIT on every open session, all at once (shutdown should not wait on each in turn)."""
+        await asyncio.gather(*(connection.close(polite=True) for connection in self._connections))
 
     async def send_due(self) -> int:
         """One cycle: claim a batch, send it, record the outcomes. Returns how many were claimed."""
-        claimed = await anyio.to_thread.run_sync(self._claim)
+        claiming = asyncio.ensure_future(anyio.to_thread.run_sync(self._claim))
+        try:
+            claimed = await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            # Shutdown while claiming: the thread holds a connection, so let it end,
+            # then hand back what it claimed rather than leave it leased.
+            with contextlib.suppress(Exception):
+                await finish_in_thread(self._record, await claiming, {})
+            raise
         if not claimed:
             return 0
         outcomes: dict[int, str | None] = {}
@@ -193,7 +216,7 @@ class MailSender:
             await self._send_all(claimed, outcomes)
         finally:
             # Also on cancellation (shutdown): what was sent is marked sent, the rest released.
-            await anyio.to_thread.run_sync(self._record, claimed, outcomes)
+            await finish_in_thread(self._record, claimed, outcomes)
         return len(claimed)
 
     async def _send_all(self, claimed: list[Claimed], outcomes: dict[int, str | None]) -> None:
