@@ -28,6 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from shared.db import transaction
+from shared.deadletters import dead_letter_stream as dead_letter_stream  # re-exported: it lived here
+from shared.deadletters import record_dead_letter
 from shared.events import EventBase, parse_event, utc_now
 from shared.metrics import EVENTS_FAILED, EVENTS_HANDLED
 
@@ -48,10 +50,6 @@ class ProcessedEvent(SQLModel, table=True):
 def consumer_name(service: str) -> str:
     """One consumer name per process, so each has its own pending list."""
     return f"{service}-{socket.gethostname()}-{os.getpid()}"
-
-
-def dead_letter_stream(stream: str) -> str:
-    return f"{stream}.dead-letters"
 
 
 async def ensure_group(redis: Redis, stream: str, group: str) -> None:
@@ -142,7 +140,8 @@ def subscribe(
     takes over, one at a time, entries another consumer left pending for
     ``reclaim_idle_ms``: a crashed process, or a handler that raised. An entry
     delivered more than ``max_deliveries`` times goes to the dead-letter stream
-    with its last error, and is acked there.
+    with its last error, and is acked there; a ``dead_letter.recorded`` event
+    tells staff (see :mod:`shared.deadletters`).
     """
     consumer = _GroupConsumer(redis, stream=stream, group=service, engine=engine, handlers=handlers,
                               after_commit=after_commit, max_deliveries=max_deliveries)
@@ -216,7 +215,8 @@ class _GroupConsumer:
         if deliveries > self.max_deliveries:
             last_error = await self.redis.hget(self.errors_key, entry_id)
             reason = last_error.decode() if isinstance(last_error, bytes) else "unknown error"
-            await self._dead_letter(entry_id, message.body,
+            # The whole ``__data__`` (headers too), so a replay publishes exactly the original.
+            await self._dead_letter(entry_id, raw,
                                     f"gave up after {deliveries - 1} deliveries: {reason}")
             await self.redis.hdel(self.errors_key, entry_id)
             return
@@ -262,18 +262,9 @@ class _GroupConsumer:
         if events and self.after_commit is not None:
             self.after_commit()
 
-    async def _dead_letter(self, entry_id: str, payload: bytes | str, error: str) -> None:
-        fields: dict[Any, Any] = {
-            "stream": self.stream,
-            "group": self.group,
-            "entry_id": entry_id,
-            "error": error[:2000],
-            "payload": payload,
-            "failed_at": utc_now().isoformat(),
-        }
-        await self.redis.xadd(dead_letter_stream(self.stream), fields)
-        log.error("message dead-lettered", stream=self.stream, group=self.group, entry_id=entry_id,
-                  error=error[:200])
+    async def _dead_letter(self, entry_id: str, payload: bytes, error: str) -> None:
+        await record_dead_letter(self.redis, stream=self.stream, group=self.group, entry_id=entry_id,
+                                 payload=payload, error=error)
 
 
 def _decode(value: bytes | str) -> str:

@@ -16,6 +16,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 REGISTRATION_STREAM = "reglab.registration"
 INVOICING_STREAM = "reglab.invoicing"
+# Events about the system itself (a dead letter recorded), for staff.
+OPERATIONS_STREAM = "reglab.operations"
+ALL_STREAMS = (REGISTRATION_STREAM, INVOICING_STREAM, OPERATIONS_STREAM)
 
 
 class Contract(BaseModel):
@@ -101,11 +104,33 @@ class InvoiceIssued(EventBase):
     pdf_base64: str
 
 
-AnyEvent = Annotated[SignupCompleted | InvoiceIssued, Field(discriminator="type")]
-_event_adapter: TypeAdapter[SignupCompleted | InvoiceIssued] = TypeAdapter(AnyEvent)
+class DeadLetterRecorded(EventBase):
+    """A consumer gave up on a stream entry and moved it to ``<stream>.dead-letters``.
+
+    Published by the consumer that dead-lettered it, so staff hear of it. The
+    event id is derived from (stream, group, entry id): the same entry
+    dead-lettered twice (a crash before its ack) is one event, one email.
+    ``event_type``/``source_event_id`` are empty when the payload did not parse.
+    """
+
+    stream: ClassVar[str] = OPERATIONS_STREAM
+    type: Literal["dead_letter.recorded"] = "dead_letter.recorded"
+    version: Literal[1] = 1
+    dead_letter_id: str
+    source_stream: str
+    group: str
+    entry_id: str
+    error: str
+    event_type: str = ""
+    source_event_id: str = ""
 
 
-def parse_event(data: bytes | str | dict[str, object]) -> SignupCompleted | InvoiceIssued:
+AnyEventModel = SignupCompleted | InvoiceIssued | DeadLetterRecorded
+AnyEvent = Annotated[AnyEventModel, Field(discriminator="type")]
+_event_adapter: TypeAdapter[AnyEventModel] = TypeAdapter(AnyEvent)
+
+
+def parse_event(data: bytes | str | dict[str, object]) -> AnyEventModel:
     """Validate a wire payload into its event model; raises ``pydantic.ValidationError``."""
     if isinstance(data, dict):
         return _event_adapter.validate_python(data)

@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from redis.asyncio import Redis
 
+from shared.deadletters import dead_letter_stream
+
 REGISTRY = CollectorRegistry()
 EVENTS_HANDLED = Counter("reglab_events_handled", "Events handled, by stream and type",
                          ["stream", "type"], registry=REGISTRY)
@@ -32,8 +34,6 @@ ExtraGauges = Callable[[], Awaitable[None]]
 
 
 async def collect_stream_gauges(redis: Redis, streams: list[str], group: str) -> None:
-    from shared.consumer import dead_letter_stream
-
     for stream in streams:
         groups: Any = await redis.xinfo_groups(stream) if await redis.exists(stream) else []
         for info in groups:

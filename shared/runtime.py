@@ -19,7 +19,8 @@ from sqlmodel import SQLModel
 
 from shared.consumer import EventHandler, ProcessedEvent, ensure_group, subscribe
 from shared.db import create_tables, make_engine
-from shared.events import INVOICING_STREAM, REGISTRATION_STREAM
+from shared.deadletters import DeadLetterStore
+from shared.events import ALL_STREAMS
 from shared.metrics import OUTBOX_BACKLOG, collect_stream_gauges, render
 from shared.outbox import OutboxMessage, OutboxRelay, outbox_backlog
 from shared.retention import trim_stream
@@ -50,6 +51,8 @@ class ServiceRuntime:
             "stream-retention": self._trim_streams,
         }
         self.extra_metrics: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        # This service's dead letters, for the staff page, the API and the command.
+        self.dead_letters = DeadLetterStore(self.redis, service)
 
     def consume(self, stream: str, handlers: dict[str, EventHandler],
                 after_commit: Callable[[], None] | None = None) -> None:
@@ -89,7 +92,7 @@ class ServiceRuntime:
     async def _trim_streams(self) -> None:
         """Trim old entries every group has acked; safe to run from every service."""
         while True:
-            for stream in (REGISTRATION_STREAM, INVOICING_STREAM):
+            for stream in ALL_STREAMS:
                 try:
                     await trim_stream(self.redis, stream,
                                       keep_seconds=self.settings.stream_retention_days * 86400)
