@@ -12,6 +12,7 @@ from services.invoicing.models import MODELS
 from services.invoicing.pages import pages_router
 from services.invoicing.pdf import default_renderer, render_invoice_pdf
 from services.invoicing.settings import InvoicingSettings
+from shared.deadletters_web import dead_letters_router
 from shared.events import REGISTRATION_STREAM
 from shared.policy import load_policies
 from shared.runtime import ServiceRuntime
@@ -43,4 +44,5 @@ def create_app(settings: InvoicingSettings | None = None, context: InvoicingCont
     install_common(app, settings, runtime.health)
     app.include_router(api_router(settings, runtime.engine))
     app.include_router(pages_router(settings, runtime.engine))
+    app.include_router(dead_letters_router(settings, runtime.dead_letters, home=("/", "Fakturor")))
     return app

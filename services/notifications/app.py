@@ -12,6 +12,7 @@ from services.notifications.models import MODELS
 from services.notifications.sender import MailSender
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import consumer_name
+from shared.deadletters_web import dead_letters_router
 from shared.events import INVOICING_STREAM, REGISTRATION_STREAM
 from shared.metrics import MAIL_QUEUE
 from shared.runtime import ServiceRuntime
@@ -42,6 +43,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     app = FastAPI(title="Reglab Nätverk – e-post", version="1", lifespan=runtime.lifespan)
     install_common(app, settings, runtime.health)
     app.include_router(make_router(settings, runtime.engine))
+    app.include_router(dead_letters_router(settings, runtime.dead_letters, home=("/", "E-postlogg")))
     app.state.runtime = runtime
     app.state.sender = sender
     return app

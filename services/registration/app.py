@@ -13,6 +13,7 @@ from services.registration.handlers import seed
 from services.registration.models import MODELS
 from services.registration.pages import pages_router
 from services.registration.settings import RegistrationSettings
+from shared.deadletters_web import dead_letters_router
 from shared.policy import load_policies
 from shared.runtime import ServiceRuntime
 from shared.web import install_common
@@ -38,4 +39,6 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
     install_common(app, settings, runtime.health)
     app.include_router(api_router(runtime, policies))
     app.include_router(pages_router(runtime, policies, settings))
+    app.include_router(dead_letters_router(settings, runtime.dead_letters,
+                                           home=("/staff/signups", "Anmälningar")))
     return app

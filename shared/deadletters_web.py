@@ -1,0 +1,121 @@
+"""Dead letters on the web, the same in every service: a staff page with replay buttons, and JSON.
+
+``GET /dead-letters`` (login) lists the service's dead letters; its forms POST
+to ``/dead-letters/{id}/replay`` and ``/dead-letters/replay-all`` with the CSRF
+token, then redirect back with what happened. Scripts use
+``GET /api/v1/dead-letters`` and ``POST /api/v1/dead-letters/{id}/replay``
+(bearer token or login).
+"""
+
+# No "from __future__ import annotations": FastAPI resolves the Annotated aliases at runtime.
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel
+
+from shared.deadletters import (
+    DeadLetter,
+    DeadLetterAmbiguous,
+    DeadLetterNotFound,
+    DeadLetterStore,
+    Replayed,
+)
+from shared.settings import CommonSettings
+from shared.web import (
+    SHARED_TEMPLATES,
+    csrf_token,
+    csrf_valid,
+    make_templates,
+    set_csrf_cookie,
+    staff_api,
+    staff_page,
+)
+
+PAGE = "/dead-letters"
+EXPIRED = "Formuläret har gått ut. Ladda om sidan och försök igen."
+StreamQuery = Annotated[str | None, Query(max_length=200, description="the original stream, if ambiguous")]
+
+
+class DeadLetterList(BaseModel):
+    group: str
+    dead_letters: list[DeadLetter]
+
+
+class ReplayedAll(BaseModel):
+    replayed: list[Replayed]
+
+
+def dead_letters_router(settings: CommonSettings, store: DeadLetterStore,
+                        home: tuple[str, str] = ("/", "Start")) -> APIRouter:
+    """The page and the API for ``store``'s group; ``home`` is the service's own staff page in the nav."""
+    router = APIRouter()
+    templates = make_templates(SHARED_TEMPLATES)
+    PageUser = Annotated[str, Depends(staff_page(settings))]
+    ApiUser = Annotated[str, Depends(staff_api(settings))]
+
+    async def render(request: Request, user: str, *, notice: str = "", error: str = "",
+                     status: int = 200) -> Response:
+        token = csrf_token(request)
+        response = templates.TemplateResponse(request, "dead_letters.html", {
+            "user": user, "home": home, "group": store.group, "letters": await store.letters(),
+            "csrf_token": token, "notice": notice, "error": error,
+        }, status_code=status)
+        set_csrf_cookie(response, token, settings)
+        return response
+
+    def back(**outcome: str) -> Response:
+        return RedirectResponse(f"{PAGE}?{urlencode(outcome)}", status_code=303)
+
+    @router.get(PAGE, include_in_schema=False)
+    async def page(request: Request, user: PageUser,
+                   replayed: Annotated[int | None, Query(ge=0)] = None,
+                   missing: Annotated[str, Query(max_length=40)] = "") -> Response:
+        notice = f"{replayed} meddelanden uppspelade." if replayed is not None else ""
+        error = f"Meddelandet {missing} finns inte längre (redan uppspelat?)." if missing else ""
+        return await render(request, user, notice=notice, error=error)
+
+    @router.post(PAGE + "/replay-all", include_in_schema=False)
+    async def replay_all_form(request: Request, user: PageUser) -> Response:
+        form = await request.form()
+        if not csrf_valid(request, str(form.get("csrf_token") or "")):
+            return await render(request, user, error=EXPIRED, status=400)
+        return back(replayed=str(len(await store.replay_all())))
+
+    @router.post(PAGE + "/{dead_letter_id}/replay", include_in_schema=False)
+    async def replay_form(dead_letter_id: str, request: Request, user: PageUser) -> Response:
+        form = await request.form()
+        if not csrf_valid(request, str(form.get("csrf_token") or "")):
+            return await render(request, user, error=EXPIRED, status=400)
+        stream = str(form.get("stream") or "") or None
+        try:
+            await store.replay(dead_letter_id, stream)
+        except (DeadLetterNotFound, DeadLetterAmbiguous):
+            return back(missing=dead_letter_id[:40])
+        return back(replayed="1")
+
+    @router.get("/api/v1/dead-letters", tags=["operations"])
+    async def list_api(_user: ApiUser) -> DeadLetterList:
+        """This service's dead letters, oldest first."""
+        return DeadLetterList(group=store.group, dead_letters=await store.letters())
+
+    @router.post("/api/v1/dead-letters/replay-all", tags=["operations"])
+    async def replay_all_api(_user: ApiUser) -> ReplayedAll:
+        """Publish every dead letter of this service to its stream again."""
+        return ReplayedAll(replayed=await store.replay_all())
+
+    @router.post("/api/v1/dead-letters/{dead_letter_id}/replay", tags=["operations"],
+                 responses={404: {"description": "no such dead letter (or already replayed)"},
+                            409: {"description": "the id is on several streams: pass ?stream="}})
+    async def replay_api(dead_letter_id: str, _user: ApiUser, stream: StreamQuery = None) -> Replayed:
+        """Publish the dead letter's original payload to its stream again, and delete it."""
+        try:
+            return await store.replay(dead_letter_id, stream)
+        except DeadLetterNotFound as missing:
+            raise HTTPException(404, f"Inget dött meddelande {missing}") from None
+        except DeadLetterAmbiguous as ambiguous:
+            raise HTTPException(409, f"{ambiguous} finns på flera strömmar; ange ?stream=") from None
+
+    return router
