@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -159,6 +160,15 @@ def peak_rss_mb(pid: int | None) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time a process has used so far."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
 def redis_roundtrip_per_s(url: str, seconds: float = 2.0) -> float:
     client = redis.Redis.from_url(url)
     stream, group = "bench.ceiling", "bench"
@@ -219,6 +229,8 @@ def run_bench(stack: Stack, mail_log: Path, args: argparse.Namespace) -> dict[st
     n = args.n
     burst = list(range(100_000, 100_000 + n))
     print(f"burst: {n} sign-ups, {args.concurrency} at a time …", flush=True)
+    watched = {name: process.pid for name, process in stack.processes.items()}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in watched.items()}
     t0 = time.time()
     sent = asyncio.run(post_signups(url, burst, "burst", concurrency=args.concurrency))
     intake_s = time.time() - t0
@@ -226,6 +238,9 @@ def run_bench(stack: Stack, mail_log: Path, args: argparse.Namespace) -> dict[st
     drained = wait_for_mail(arrivals, expected, timeout=120 + n / 10)
     last = max((arrivals.first_seen[r] for r in expected if r in arrivals.first_seen), default=time.time())
     burst_lat = latencies(burst, sent, arrivals, "burst")
+    cpu_ms = {name: round((cpu_seconds(pid) - cpu_before[name]) * 1000 / n, 2)
+              for name, pid in watched.items()}
+    print(f"  CPU ms per sign-up: {cpu_ms}", flush=True)
     if not drained:
         print(f"WARNING: {len(expected - arrivals.first_seen.keys())} emails never arrived", flush=True)
     print(f"  intake {n / intake_s:.1f}/s, end to end {n / (last - t0):.1f}/s, "
@@ -257,6 +272,7 @@ def run_bench(stack: Stack, mail_log: Path, args: argparse.Namespace) -> dict[st
         "pdf_ms": pdf_ms,
         "redis_roundtrip_per_s": ceiling,
         "rss_mb": rss,
+        "cpu_ms_per_signup": cpu_ms,
         "lost_emails": len(expected - arrivals.first_seen.keys()),
     }
 
