@@ -1,11 +1,16 @@
 """The mail sender: claims due emails in batches and sends them over a few persistent SMTP sessions.
 
-One cycle: claim up to ``sender_batch`` due rows in one transaction (a lease:
-``claimed_by`` and ``next_attempt_at`` pushed past the lease, under
-``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so instances never take the same
-row), send them with ``sender_concurrency`` workers that each keep one SMTP
-connection open, then record every outcome in one transaction. A failure is
-retried later with exponential backoff and jitter; nothing is dropped.
+Three kinds of task work as a pipeline, so the database and SMTP never wait
+for each other:
+
+- the claimer takes due rows in batches, one transaction each, under a lease
+  (``claimed_by`` and ``next_attempt_at`` pushed past the lease; ``FOR UPDATE
+  SKIP LOCKED`` on PostgreSQL), so two instances never take the same row, and
+  a row whose instance died is taken again when its lease ends;
+- ``sender_concurrency`` workers each keep one SMTP session open and send
+  what the claimer queued;
+- the recorder writes outcomes in batches: sent, or a failure retried later
+  with exponential backoff and jitter. Nothing is dropped.
 """
 
 from __future__ import annotations
@@ -13,29 +18,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import socket
-from collections import deque
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosmtplib
 import anyio.to_thread
 import structlog
-from aiosmtplib import SMTPStatus
 from sqlalchemy import Engine, bindparam, select, update
 
-from services.notifications import domain, mime
+from services.notifications import domain
 from services.notifications.domain import EmailStatus
-from services.notifications.models import ERROR_LENGTH, Email, UtcDateTime
+from services.notifications.models import Email, UtcDateTime
 from services.notifications.settings import NotificationsSettings
-from shared.db import is_sqlite
+from services.notifications.smtp import SmtpConnection, SmtpUnavailable, describe
+from shared.db import is_sqlite, transaction
 from shared.events import utc_now
 
 log = structlog.get_logger(__name__)
 
 table = Email.__table__  # type: ignore[attr-defined]
+# How long the recorder waits after a first outcome, to write it with its neighbours.
+RECORD_GATHER_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -48,16 +53,11 @@ class Claimed:
     raw: bytes
 
 
-class SmtpUnavailable(Exception):
-    """Could not open an SMTP session at all (refused, timed out, bad greeting)."""
+Outcome = tuple[Claimed, str | None]
+"""An attempted email and its error, None when the server accepted it."""
 
 
-def describe(error: BaseException) -> str:
-    text = str(error) or error.__class__.__name__
-    return f"{error.__class__.__name__}: {text}"[:ERROR_LENGTH]
-
-
-async def finish_in_thread(work: Callable[..., None], *args: Any) -> None:
+async def finish_in_thread(work: Callable[..., Any], *args: Any) -> Any:
     """Run database work in a thread and see it through even if this task is cancelled meanwhile.
 
     A cancelled task does not stop its worker thread, which holds a pooled
@@ -65,94 +65,11 @@ async def finish_in_thread(work: Callable[..., None], *args: Any) -> None:
     """
     running = asyncio.ensure_future(anyio.to_thread.run_sync(work, *args))
     try:
-        await asyncio.shield(running)
+        return await asyncio.shield(running)
     except asyncio.CancelledError:
-        await running
+        with contextlib.suppress(Exception):
+            await running
         raise
-
-
-async def send_transaction(smtp: aiosmtplib.SMTP, envelope_from: str, recipient: str, raw: bytes) -> None:
-    """MAIL, RCPT and DATA for one stored message, on an open session.
-
-    What ``SMTP.sendmail`` does, but the message body is sent as prepared by
-    :func:`mime.to_wire` instead of being normalised by regular expressions
-    three times (see there). Uses aiosmtplib's public commands and its
-    protocol's ``write``/``read_response``; the session is used by one worker
-    at a time, so no command lock is needed.
-    """
-    wire = mime.to_wire(raw)
-    options = [f"SIZE={len(wire) - 3}"] if smtp.supports_extension("size") else []
-    try:
-        await smtp.mail(envelope_from, options=options)
-        await smtp.rcpt(recipient)
-        start = await smtp.execute_command(b"DATA")
-        if start.code != SMTPStatus.start_input:
-            raise aiosmtplib.SMTPDataError(start.code, start.message)
-        if smtp.protocol is None:
-            raise aiosmtplib.SMTPServerDisconnected("connection lost before the message was sent")
-        smtp.protocol.write(wire)
-        done = await smtp.protocol.read_response(timeout=smtp.timeout)
-        if done.code != SMTPStatus.completed:
-            raise aiosmtplib.SMTPDataError(done.code, done.message)
-    except aiosmtplib.SMTPResponseException:
-        # Reset the envelope so the session can carry the next message, as sendmail does.
-        with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
-            await smtp.rset()
-        raise
-
-
-class SmtpConnection:
-    """One SMTP session kept open across many messages, reopened after it breaks."""
-
-    def __init__(self, settings: NotificationsSettings) -> None:
-        self._settings = settings
-        self._smtp: aiosmtplib.SMTP | None = None
-
-    async def _connect(self) -> aiosmtplib.SMTP:
-        settings = self._settings
-        smtp = aiosmtplib.SMTP(
-            hostname=settings.smtp_host, port=settings.smtp_port, timeout=settings.smtp_timeout_seconds,
-            start_tls=settings.smtp_starttls, username=settings.smtp_username or None,
-            password=settings.smtp_password or None,
-            # getfqdn() may wait on DNS; the plain host name is enough for EHLO.
-            local_hostname=socket.gethostname(),
-        )
-        try:
-            await smtp.connect()
-        except Exception as error:
-            smtp.close()
-            raise SmtpUnavailable(describe(error)) from error
-        return smtp
-
-    async def send(self, envelope_from: str, recipient: str, raw: bytes) -> None:
-        reused = self._smtp is not None
-        try:
-            await self._send_once(envelope_from, recipient, raw)
-        except aiosmtplib.SMTPServerDisconnected:
-            if not reused:
-                raise
-            # The server closed the session while it sat idle: one more try on a new one.
-            await self._send_once(envelope_from, recipient, raw)
-
-    async def _send_once(self, envelope_from: str, recipient: str, raw: bytes) -> None:
-        if self._smtp is None:
-            self._smtp = await self._connect()
-        try:
-            await send_transaction(self._smtp, envelope_from, recipient, raw)
-        except aiosmtplib.SMTPResponseException:
-            raise  # the server answered and the envelope was reset: the session stays usable
-        except BaseException:
-            await self.close()
-            raise
-
-    async def close(self, *, polite: bool = False) -> None:
-        smtp, self._smtp = self._smtp, None
-        if smtp is None:
-            return
-        if polite and smtp.is_connected:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(smtp.quit(), timeout=2)
-        smtp.close()
 
 
 class MailSender:
@@ -166,9 +83,20 @@ class MailSender:
         self.instance = instance
         self._clock = clock
         self._jitter = jitter
-        self._wake = asyncio.Event()
         self._connections = [SmtpConnection(settings) for _ in range(settings.sender_concurrency)]
+        # Set by consumers after a commit, and by the recorder when it frees room.
+        self._wake = asyncio.Event()
+        self._queue: asyncio.Queue[Claimed] = asyncio.Queue()
+        # Claimed by us and not yet recorded, by id: what a shutdown must hand back.
+        self._in_flight: dict[int, Claimed] = {}
+        self._outcomes: list[Outcome] = []
+        self._outcome_ready = asyncio.Event()
+        # Set when no SMTP session could be opened; cleared by the next claim, so
+        # each batch probes the server once per worker instead of once per email.
+        self._unavailable: str | None = None
         self.sent = 0
+        self._unlogged = 0
+        self._logged_at = 0.0
 
     def wake(self) -> None:
         """Send what was just recorded now, rather than at the next poll."""
@@ -177,86 +105,70 @@ class MailSender:
     async def run(self) -> None:
         log.info("mail sender started", smtp=f"{self._settings.smtp_host}:{self._settings.smtp_port}",
                  connections=len(self._connections), instance=self.instance)
+        helpers = [asyncio.create_task(self._work(connection), name=f"smtp-{n}")
+                   for n, connection in enumerate(self._connections)]
+        helpers.append(asyncio.create_task(self._record_outcomes(), name="mail-recorder"))
         try:
-            while True:
-                # Cleared before looking, so a wake during the cycle is not lost.
-                self._wake.clear()
+            await self._claim_due()
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            await self._hand_back()
+            await asyncio.gather(*(connection.close(polite=True) for connection in self._connections))
+
+    # --- claimer ---------------------------------------------------------------
+
+    async def _claim_due(self) -> None:
+        batch = self._settings.sender_batch
+        while True:
+            # Cleared before looking, so a wake while claiming is not lost.
+            self._wake.clear()
+            claimed: list[Claimed] = []
+            # Claim again once half the previous batches are through: big enough batches,
+            # and the workers never run dry while the database answers.
+            if len(self._in_flight) <= batch // 2:
                 try:
-                    claimed = await self.send_due()
+                    claimed = await self._claim_batch(batch - len(self._in_flight))
                 except Exception:
-                    log.exception("mail sender cycle failed; retrying in 1 s")
-                    claimed = 0
+                    log.exception("claiming due emails failed; retrying in 1 s")
                     await asyncio.sleep(1.0)
-                if claimed:
-                    continue  # there may be more due right behind
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._settings.sender_poll_seconds)
-        finally:
-            await self.close()
+                    continue
+            if claimed:
+                self._unavailable = None
+                for email in claimed:
+                    self._in_flight[email.id] = email
+                    self._queue.put_nowait(email)
+                continue  # more may be due right behind
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._settings.sender_poll_seconds)
 
-    async def close(self) -> None:
-        """Say QUIT on every open session, all at once (shutdown should not wait on each in turn)."""
-        await asyncio.gather(*(connection.close(polite=True) for connection in self._connections))
-
-    async def send_due(self) -> int:
-        """One cycle: claim a batch, send it, record the outcomes. Returns how many were claimed."""
-        claiming = asyncio.ensure_future(anyio.to_thread.run_sync(self._claim))
+    async def _claim_batch(self, limit: int) -> list[Claimed]:
+        claiming = asyncio.ensure_future(anyio.to_thread.run_sync(self._claim, limit))
         try:
-            claimed = await asyncio.shield(claiming)
+            return await asyncio.shield(claiming)
         except asyncio.CancelledError:
-            # Shutdown while claiming: the thread holds a connection, so let it end,
-            # then hand back what it claimed rather than leave it leased.
+            # Shutdown while claiming: let the thread end, then hand back what it took.
             with contextlib.suppress(Exception):
-                await finish_in_thread(self._record, await claiming, {})
+                claimed = await claiming
+                await finish_in_thread(self._record, [], [email.id for email in claimed])
             raise
-        if not claimed:
-            return 0
-        outcomes: dict[int, str | None] = {}
-        try:
-            await self._send_all(claimed, outcomes)
-        finally:
-            # Also on cancellation (shutdown): what was sent is marked sent, the rest released.
-            await finish_in_thread(self._record, claimed, outcomes)
-        return len(claimed)
 
-    async def _send_all(self, claimed: list[Claimed], outcomes: dict[int, str | None]) -> None:
-        pending = deque(claimed)
-        workers = self._connections[: len(claimed)]
-        alive = len(workers)
-
-        async def work(connection: SmtpConnection) -> None:
-            nonlocal alive
-            while pending:
-                email = pending.popleft()
-                try:
-                    await connection.send(email.envelope_from, email.recipient, email.raw)
-                except SmtpUnavailable as error:
-                    outcomes[email.id] = str(error)
-                    alive -= 1
-                    if alive == 0:
-                        # No session could be opened: the rest of the batch waits for the retry.
-                        while pending:
-                            outcomes[pending.popleft().id] = f"not attempted, server unavailable: {error}"
-                    return
-                except Exception as error:
-                    outcomes[email.id] = describe(error)
-                else:
-                    outcomes[email.id] = None
-
-        await asyncio.gather(*(work(connection) for connection in workers))
-
-    def _claim(self) -> list[Claimed]:
+    def _claim(self, limit: int) -> list[Claimed]:
         now = self._clock()
         query = (
             select(table.c.id, table.c.kind, table.c.envelope_from, table.c.recipient,
                    table.c.attempts, table.c.raw)
             .where(table.c.status == EmailStatus.queued.value, table.c.next_attempt_at <= now)
             .order_by(table.c.next_attempt_at, table.c.id)
-            .limit(self._settings.sender_batch)
+            .limit(limit)
         )
         if not is_sqlite(self._engine):
             query = query.with_for_update(skip_locked=True)
-        with self._engine.begin() as connection:
+        # shared.db.transaction: on SQLite a writer's BEGIN takes the write lock up front,
+        # so this read-then-update never fails on a lock upgrade.
+        with transaction(self._engine) as session:
+            connection = session.connection()
             rows = connection.execute(query).all()
             if rows:
                 lease_end = now + timedelta(seconds=self._settings.claim_lease_seconds)
@@ -267,14 +179,71 @@ class MailSender:
         return [Claimed(id=row.id, kind=row.kind, envelope_from=row.envelope_from, recipient=row.recipient,
                         attempts=row.attempts, raw=bytes(row.raw)) for row in rows]
 
-    def _record(self, claimed: list[Claimed], outcomes: dict[int, str | None]) -> None:
+    # --- workers ---------------------------------------------------------------
+
+    async def _work(self, connection: SmtpConnection) -> None:
+        while True:
+            email = await self._queue.get()
+            error: str | None = None
+            if self._unavailable is not None and not connection.is_open:
+                error = f"not attempted, the server was unavailable: {self._unavailable}"
+            else:
+                try:
+                    await connection.send(email.envelope_from, email.recipient, email.raw)
+                except SmtpUnavailable as unavailable:
+                    self._unavailable = error = str(unavailable)
+                except Exception as failure:
+                    error = describe(failure)
+            self._outcomes.append((email, error))
+            self._outcome_ready.set()
+
+    # --- recorder --------------------------------------------------------------
+
+    async def _record_outcomes(self) -> None:
+        while True:
+            await self._outcome_ready.wait()
+            # Let a few more finish: one transaction for many outcomes, not one per email
+            # (at full speed that would be hundreds of small writes a second).
+            await asyncio.sleep(RECORD_GATHER_SECONDS)
+            self._outcome_ready.clear()
+            outcomes, self._outcomes = self._outcomes, []
+            try:
+                await finish_in_thread(self._record, outcomes, [])
+            except asyncio.CancelledError:
+                self._outcomes[:0] = outcomes  # the shutdown hand-back writes them (again: harmless)
+                raise
+            except Exception:
+                log.exception("recording sent emails failed; retrying in 1 s")
+                self._outcomes[:0] = outcomes
+                await asyncio.sleep(1.0)
+                self._outcome_ready.set()
+                continue
+            for email, _error in outcomes:
+                self._in_flight.pop(email.id, None)
+            self._wake.set()  # room for the claimer
+
+    async def _hand_back(self) -> None:
+        """On shutdown: record what was attempted, release what was claimed but not attempted."""
+        attempted = {email.id for email, _error in self._outcomes}
+        released = [email_id for email_id in self._in_flight if email_id not in attempted]
+        with contextlib.suppress(asyncio.QueueEmpty):
+            while True:
+                self._queue.get_nowait()
+        if self._outcomes or released:
+            try:
+                await finish_in_thread(self._record, self._outcomes, released)
+            except Exception:
+                log.exception("could not hand back claimed emails; their lease will expire",
+                              count=len(released))
+        self._outcomes, self._in_flight = [], {}
+
+    def _record(self, outcomes: list[Outcome], released: list[int]) -> None:
+        """Write outcomes and releases in one transaction; only rows this instance still holds."""
         now = self._clock()
         settings = self._settings
-        sent = [email for email in claimed if email.id in outcomes and outcomes[email.id] is None]
-        released = [email.id for email in claimed if email.id not in outcomes]
+        sent = [email for email, error in outcomes if error is None]
         failures = []
-        for email in claimed:
-            error = outcomes.get(email.id)
+        for email, error in outcomes:
             if error is None:
                 continue
             attempts = email.attempts + 1
@@ -290,8 +259,10 @@ class MailSender:
                 log.warning("email not sent; will retry", email_id=email.id, kind=email.kind,
                             recipient=email.recipient, attempts=attempts, error=error,
                             retry_in_s=round((next_at - now).total_seconds(), 2))
+        # A row whose lease ran out may have been claimed by another instance meanwhile.
         mine = table.c.claimed_by == self.instance
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as session:
+            connection = session.connection()
             if sent:
                 connection.execute(
                     update(table).where(table.c.id.in_([email.id for email in sent]), mine)
@@ -314,8 +285,10 @@ class MailSender:
         for email in sent:
             log.debug("email sent", email_id=email.id, kind=email.kind, recipient=email.recipient,
                       attempts=email.attempts + 1)
-        if sent:
-            # One line per batch at INFO; LOG_LEVEL=DEBUG shows each email.
-            log.info("emails sent", count=len(sent), failed=len(failures), released=len(released),
-                     first_id=min(email.id for email in sent), last_id=max(email.id for email in sent))
         self.sent += len(sent)
+        self._unlogged += len(sent)
+        idle = len(self._in_flight) <= len(outcomes) + len(released)
+        if self._unlogged and (idle or time.monotonic() - self._logged_at >= 1.0):
+            # At INFO one line a second under load (LOG_LEVEL=DEBUG shows each email).
+            log.info("emails sent", count=self._unlogged, total=self.sent)
+            self._unlogged, self._logged_at = 0, time.monotonic()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -92,18 +93,39 @@ async def test_an_email_claimed_by_a_sender_that_died_is_sent_by_another_after_t
     record_signups(engine, 1)
     settings = sender_settings(smtp_server, tmp_path, claim_lease_seconds=60)
     dead = MailSender(engine, settings, instance="dead")
-    assert len(dead._claim()) == 1  # claimed, then the process died before sending
+    assert len(dead._claim(10)) == 1  # claimed, then the process died before sending
 
     alive = MailSender(engine, settings, instance="alive")
-    assert await alive.send_due() == 0  # still leased to the dead one
+    assert alive._claim(10) == []  # still leased to the dead one
 
     later = MailSender(engine, settings, instance="alive",
                        clock=lambda: utc_now() + timedelta(seconds=61))
-    assert await later.send_due() == 1
-    await later.close()
+    task = asyncio.create_task(later.run())
+    try:
+        await eventually(lambda: later.sent == 1)
+    finally:
+        await stop(task)
     assert len(smtp_server.messages) == 1
     [row] = rows(engine)
     assert row.status == "sent" and row.claimed_by is None
+
+
+async def test_a_sender_stopped_mid_batch_hands_back_what_it_did_not_send(
+        engine: Engine, tmp_path: Path) -> None:
+    record_signups(engine, 30)
+    # A server that accepts connections and never greets: the batch stays in flight.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        settings = NotificationsSettings(environment="test", smtp_port=silent.getsockname()[1],
+                                         sender_concurrency=1, smtp_timeout_seconds=30)
+        sender = MailSender(engine, settings, instance="stopping")
+        task = asyncio.create_task(sender.run())
+        await eventually(lambda: all(row.claimed_by == "stopping" for row in rows(engine)))
+        await stop(task)
+    after = rows(engine)
+    # Nothing left leased and nothing counted as tried: the next start sends them at once.
+    assert [row.claimed_by for row in after] == [None] * 30
+    assert {(row.status, row.attempts) for row in after} == {("queued", 0)}
+    assert all(row.next_attempt_at <= utc_now() for row in after)
 
 
 async def test_a_retry_sends_the_byte_identical_message(
@@ -132,8 +154,11 @@ async def test_lines_starting_with_a_dot_arrive_unchanged(
     with transaction(engine) as session:
         record_emails(session, signup_event(), [outgoing], sender=SENDER, now=utc_now())
     sender = MailSender(engine, sender_settings(smtp_server, tmp_path), instance="one")
-    assert await sender.send_due() == 1
-    await sender.close()
+    task = asyncio.create_task(sender.run())
+    try:
+        await eventually(lambda: sender.sent == 1)
+    finally:
+        await stop(task)
     [message] = smtp_server.messages
     body = message.get_body(preferencelist=("plain",))
     assert body is not None and body.get_content().replace("\r\n", "\n") == text
