@@ -1,21 +1,25 @@
-"""Staff routes: the email log as a page behind the login, and as JSON for scripts."""
+"""Staff routes: the email log as a page behind the login, and as JSON; a failed email can be sent again."""
 
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
-from services.notifications.domain import EmailKind, EmailStatus
+from services.notifications.alerts import KIND_LABELS
+from services.notifications.domain import EmailStatus
 from services.notifications.models import Email
 from services.notifications.settings import NotificationsSettings
-from shared.web import make_templates, staff_api, staff_page
+from shared.db import transaction
+from shared.events import utc_now
+from shared.web import csrf_token, csrf_valid, make_templates, set_csrf_cookie, staff_api, staff_page
 
 TEMPLATES = Path(__file__).parent / "templates"
 PAGE_SIZE = 100
@@ -23,11 +27,6 @@ PAGE_SIZE = 100
 table = Email.__table__  # type: ignore[attr-defined]
 
 STATUS_LABELS = {"queued": "Köad", "sent": "Skickad", "failed": "Misslyckad"}
-KIND_LABELS = {
-    EmailKind.signup_confirmation.value: "Bekräftelse av anmälan",
-    EmailKind.invoice.value: "Faktura",
-    EmailKind.invoice_copy.value: "Fakturakopia till ekonomi",
-}
 
 
 def _stockholm() -> tzinfo:
@@ -97,11 +96,29 @@ def list_emails(engine: Engine, *, status: EmailStatus | None, before: int | Non
     return EmailLog(counts=count_by_status(engine), emails=emails, next_before=next_before)
 
 
+def send_again(engine: Engine, email_id: int, now: datetime) -> bool:
+    """A failed email back to ``queued``, due now, with a fresh series of attempts.
+
+    Only a failed email that has a message (one that could not even be built
+    has none); the previous error stays until the next attempt's outcome.
+    """
+    with transaction(engine) as session:
+        result = session.connection().execute(
+            update(table)
+            .where(table.c.id == email_id, table.c.status == EmailStatus.failed.value,
+                   table.c.message_id != "")
+            .values(status=EmailStatus.queued.value, attempts=0, next_attempt_at=now, claimed_by=None)
+        )
+    return bool(result.rowcount == 1)
+
+
 def _local(value: datetime | None) -> str:
     return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
-def make_router(settings: NotificationsSettings, engine: Engine) -> APIRouter:
+def make_router(settings: NotificationsSettings, engine: Engine,
+                wake: Callable[[], None] = lambda: None) -> APIRouter:
+    """The log's routes; ``wake`` tells the sender an email was queued again."""
     router = APIRouter()
     templates = make_templates(TEMPLATES)
     templates.env.filters["local"] = _local
@@ -113,14 +130,36 @@ def make_router(settings: NotificationsSettings, engine: Engine) -> APIRouter:
     def email_log_page(request: Request, status: StatusQuery = None, before: BeforeQuery = None,
                        user: str = page_user) -> Any:
         log = list_emails(engine, status=status, before=before, limit=PAGE_SIZE)
-        return templates.TemplateResponse(request, "emails.html", {
+        token = csrf_token(request)
+        response = templates.TemplateResponse(request, "emails.html", {
             "user": user,
             "log": log,
             "selected": status.value if status else "",
             "total": sum(log.counts.values()),
             "status_labels": STATUS_LABELS,
             "kind_labels": KIND_LABELS,
+            "csrf_token": token,
         })
+        set_csrf_cookie(response, token, settings)
+        return response
+
+    @router.post("/emails/{email_id}/send-again", include_in_schema=False)
+    async def send_again_form(email_id: int, request: Request, user: str = page_user) -> Response:
+        form = await request.form()
+        if not csrf_valid(request, str(form.get("csrf_token") or "")):
+            raise HTTPException(400, "Formuläret har gått ut. Ladda om sidan och försök igen.")
+        if send_again(engine, email_id, utc_now()):
+            wake()
+        return RedirectResponse("/?status=queued", status_code=303)
+
+    @router.post("/api/v1/emails/{email_id}/send-again", tags=["emails"],
+                 responses={409: {"description": "the email is not failed, or has no message to send"}})
+    def send_again_api(email_id: int, _user: str = api_user) -> dict[str, str]:
+        """Queue a failed email again (a fresh series of attempts)."""
+        if not send_again(engine, email_id, utc_now()):
+            raise HTTPException(409, "Bara misslyckad e-post med ett meddelande kan skickas igen")
+        wake()
+        return {"status": EmailStatus.queued.value}
 
     @router.get("/api/v1/emails", tags=["emails"])
     def email_log_api(status: StatusQuery = None, before: BeforeQuery = None,

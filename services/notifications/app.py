@@ -1,4 +1,4 @@
-"""Wires the notifications service: consumers on both streams, the mail sender, and the staff routes."""
+"""Wires the notifications service: consumers on the event streams, the mail sender, and the staff routes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from services.notifications.sender import MailSender
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import consumer_name
 from shared.deadletters_web import dead_letters_router
-from shared.events import INVOICING_STREAM, REGISTRATION_STREAM
+from shared.events import INVOICING_STREAM, OPERATIONS_STREAM, REGISTRATION_STREAM
 from shared.metrics import MAIL_QUEUE
 from shared.runtime import ServiceRuntime
 from shared.web import install_common
@@ -31,6 +31,9 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
                     after_commit=sender.wake)
     runtime.consume(INVOICING_STREAM, {"invoice.issued": handlers["invoice.issued"]},
                     after_commit=sender.wake)
+    # Staff hear of every dead letter, from any service (see shared/deadletters.py).
+    runtime.consume(OPERATIONS_STREAM, {"dead_letter.recorded": handlers["dead_letter.recorded"]},
+                    after_commit=sender.wake)
     runtime.run_in_background("mail-sender", sender.run)
 
     async def mail_queue_gauge() -> None:
@@ -42,7 +45,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Reglab Nätverk – e-post", version="1", lifespan=runtime.lifespan)
     install_common(app, settings, runtime.health)
-    app.include_router(make_router(settings, runtime.engine))
+    app.include_router(make_router(settings, runtime.engine, wake=sender.wake))
     app.include_router(dead_letters_router(settings, runtime.dead_letters, home=("/", "E-postlogg")))
     app.state.runtime = runtime
     app.state.sender = sender

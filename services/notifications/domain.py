@@ -35,6 +35,9 @@ class EmailKind(StrEnum):
     signup_confirmation = "signup_confirmation"
     invoice = "invoice"
     invoice_copy = "invoice_copy"
+    # To STAFF_EMAIL (see alerts.py); a failed alert raises no further alert.
+    dead_letter_alert = "dead_letter_alert"
+    mail_failed_alert = "mail_failed_alert"
 
 
 class EmailStatus(StrEnum):
@@ -96,6 +99,11 @@ _env = _environment()
 
 def _render(name: str, context: dict[str, Any]) -> str:
     return _env.get_template(name).render(context)
+
+
+def render_template(name: str, context: dict[str, Any]) -> str:
+    """An email template from ``templates/email`` (for modules beside this one)."""
+    return _render(name, context)
 
 
 # --- Which emails an event calls for ---------------------------------------

@@ -13,12 +13,12 @@ from datetime import datetime
 import structlog
 from sqlmodel import Session
 
-from services.notifications import domain
+from services.notifications import alerts, domain
 from services.notifications.domain import EmailStatus, OutgoingEmail
 from services.notifications.models import ERROR_LENGTH, Email
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import EventHandler
-from shared.events import EventBase, InvoiceIssued, SignupCompleted, utc_now
+from shared.events import DeadLetterRecorded, EventBase, InvoiceIssued, SignupCompleted, utc_now
 
 log = structlog.get_logger(__name__)
 
@@ -65,12 +65,31 @@ def make_handlers(settings: NotificationsSettings,
                   clock: Callable[[], datetime] = utc_now) -> dict[str, EventHandler]:
     """The handlers by event type, bound to this service's settings."""
 
+    def tell_staff_of_failures(session: Session, rows: list[Email], now: datetime) -> None:
+        """An email that cannot even be built is failed from the start: staff are told at once."""
+        failed = [row for row in rows if row.status == EmailStatus.failed.value]
+        if failed:
+            session.flush()  # the alert names the email by its id
+            session.add_all(alerts.failure_alerts(failed, staff_email=settings.staff_email,
+                                                  sender=settings.mail_from, now=now))
+
     def on_signup_completed(session: Session, event: SignupCompleted) -> None:
-        record_emails(session, event, domain.signup_emails(event),
-                      sender=settings.mail_from, now=clock())
+        now = clock()
+        rows = record_emails(session, event, domain.signup_emails(event), sender=settings.mail_from, now=now)
+        tell_staff_of_failures(session, rows, now)
 
     def on_invoice_issued(session: Session, event: InvoiceIssued) -> None:
-        record_emails(session, event, domain.invoice_emails(event, finance_email=settings.finance_email),
+        now = clock()
+        rows = record_emails(session, event,
+                             domain.invoice_emails(event, finance_email=settings.finance_email),
+                             sender=settings.mail_from, now=now)
+        tell_staff_of_failures(session, rows, now)
+
+    def on_dead_letter_recorded(session: Session, event: DeadLetterRecorded) -> None:
+        # Once per event id: the consumer's processed_event mark and the log's unique
+        # (event, recipient) make a redelivered or re-dead-lettered entry one email.
+        record_emails(session, event, alerts.dead_letter_emails(event, staff_email=settings.staff_email),
                       sender=settings.mail_from, now=clock())
 
-    return {"signup.completed": on_signup_completed, "invoice.issued": on_invoice_issued}
+    return {"signup.completed": on_signup_completed, "invoice.issued": on_invoice_issued,
+            "dead_letter.recorded": on_dead_letter_recorded}

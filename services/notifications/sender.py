@@ -28,7 +28,7 @@ import anyio.to_thread
 import structlog
 from sqlalchemy import Engine, bindparam, select, update
 
-from services.notifications import domain
+from services.notifications import alerts, domain
 from services.notifications.domain import EmailStatus
 from services.notifications.models import Email, UtcDateTime
 from services.notifications.settings import NotificationsSettings
@@ -242,7 +242,7 @@ class MailSender:
         now = self._clock()
         settings = self._settings
         sent = [email for email, error in outcomes if error is None]
-        failures = []
+        failures: list[dict[str, Any]] = []
         for email, error in outcomes:
             if error is None:
                 continue
@@ -270,13 +270,21 @@ class MailSender:
                             last_error=None, claimed_by=None)
                 )
             if failures:
-                connection.execute(
+                record_failure = (
                     update(table).where(table.c.id == bindparam("b_id"), mine)
                     .values(status=bindparam("b_status"), attempts=bindparam("b_attempts"),
                             last_error=bindparam("b_error"),
-                            next_attempt_at=bindparam("b_next", type_=UtcDateTime()), claimed_by=None),
-                    failures,
+                            next_attempt_at=bindparam("b_next", type_=UtcDateTime()), claimed_by=None)
                 )
+                retrying = [f for f in failures if f["b_status"] == EmailStatus.queued.value]
+                if retrying:
+                    connection.execute(record_failure, retrying)
+                # Given up on: one at a time, so the row count says we still held the lease
+                # and staff are told once, in this transaction.
+                gave_up = [f["b_id"] for f in failures if f["b_status"] == EmailStatus.failed.value
+                           and connection.execute(record_failure, f).rowcount == 1]
+                alerts.record_failure_alerts(connection, gave_up, staff_email=settings.staff_email,
+                                             sender=settings.mail_from, now=now)
             if released:
                 connection.execute(
                     update(table).where(table.c.id.in_(released), mine)

@@ -22,8 +22,10 @@ class NotificationsSettings(CommonSettings):
     # Retries: exponential backoff with jitter, base * 2^(attempt-1), capped.
     retry_base_seconds: float = Field(1.0, gt=0, validation_alias="MAIL_RETRY_BASE_SECONDS")
     retry_ceiling_seconds: float = Field(300.0, gt=0, validation_alias="MAIL_RETRY_CEILING_SECONDS")
-    # 0 keeps retrying for ever; a positive number marks an email failed after that many attempts.
-    max_attempts: int = Field(0, ge=0, validation_alias="MAIL_MAX_ATTEMPTS")
+    # After this many attempts an email is marked failed (kept, never deleted; staff can
+    # send it again) and staff are told. 24 attempts with the defaults above span about
+    # an hour (40-80 minutes, by the jitter). 0 keeps retrying for ever.
+    max_attempts: int = Field(24, ge=0, validation_alias="MAIL_MAX_ATTEMPTS")
 
     # Sender: how many SMTP connections send in parallel, how many emails one
     # database round-trip claims, and how often it looks for due emails

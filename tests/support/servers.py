@@ -104,9 +104,10 @@ class _Collector:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.lock = threading.Lock()
         self.refuse = False
+        self.refused_recipients: frozenset[str] = frozenset()
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Envelope) -> str:
-        if self.refuse:
+        if self.refuse or self.refused_recipients.intersection(envelope.rcpt_tos):
             return "451 4.3.0 Try again later"
         raw = envelope.original_content or envelope.content
         assert isinstance(raw, bytes)
@@ -134,6 +135,10 @@ class SmtpServer:
     def refuse(self, refuse: bool = True) -> None:
         """While on, answer every message with ``451 4.3.0`` (a temporary failure) and keep nothing."""
         self._collector.refuse = refuse
+
+    def refuse_recipients(self, *addresses: str) -> None:
+        """Answer ``451 4.3.0`` to messages for these addresses only (none: accept everyone again)."""
+        self._collector.refused_recipients = frozenset(addresses)
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address in str(m["To"])]
