@@ -125,8 +125,9 @@ class Stack:
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}/0"
 
-    def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
+    def url(self, name: str) -> str:
+        """The HTTP address of a service, or of one named instance of it."""
+        return f"http://127.0.0.1:{self.ports[name]}"
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -164,11 +165,19 @@ class Stack:
         return self._add("mail", argv)
 
     def add_service(self, service: str, instance: str | None = None) -> ManagedProcess:
-        name = instance or service
-        return self._add(name, [sys.executable, "-m", f"services.{service}"])
+        """One process of ``service``; a named ``instance`` (e.g. ``invoicing-2``) gets its own port.
 
-    def _add(self, name: str, argv: list[str]) -> ManagedProcess:
-        process = ManagedProcess(name, argv, self.env(), self._log(name))
+        Instances share the service's database and consumer group; only the
+        HTTP port differs, so ``url(instance)`` and ``wait_healthy(instance)``
+        reach that one process.
+        """
+        name = instance or service
+        port = self.ports.setdefault(name, free_port())
+        return self._add(name, [sys.executable, "-m", f"services.{service}"],
+                         {f"{service.upper()}_PORT": str(port)})
+
+    def _add(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> ManagedProcess:
+        process = ManagedProcess(name, argv, {**self.env(), **(env or {})}, self._log(name))
         self.processes[name] = process
         return process
 
@@ -184,21 +193,22 @@ class Stack:
         for service in services:
             self.wait_healthy(service)
 
-    def wait_healthy(self, service: str, timeout: float = 60.0) -> dict[str, object]:
+    def wait_healthy(self, name: str, timeout: float = 60.0) -> dict[str, object]:
+        """Wait for a service (or a named instance) to answer 200 on /healthz."""
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline:
-            process = self.processes.get(service)
+            process = self.processes.get(name)
             if process is not None and process.process is not None and not process.running():
-                raise RuntimeError(f"{service} exited with code {process.process.returncode}")
+                raise RuntimeError(f"{name} exited with code {process.process.returncode}")
             try:
-                with urllib.request.urlopen(f"{self.url(service)}/healthz", timeout=2) as answer:
+                with urllib.request.urlopen(f"{self.url(name)}/healthz", timeout=2) as answer:
                     body: dict[str, object] = json.loads(answer.read())
                     return body
             except Exception as error:  # any failure means "not yet"
                 last = str(error)
             time.sleep(0.1)
-        raise TimeoutError(f"{service} not healthy after {timeout:.0f} s: {last}")
+        raise TimeoutError(f"{name} not healthy after {timeout:.0f} s: {last}")
 
     def stop(self) -> None:
         """Services first (they finish their work), then the mail catcher and Redis."""
