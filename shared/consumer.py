@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -147,13 +147,35 @@ def subscribe(
                               after_commit=after_commit, max_deliveries=max_deliveries)
     name = consumer_name(service)
     reader = broker.subscriber(stream=StreamSub(stream, group=service, consumer=name, batch=True,
-                                                max_records=batch, polling_interval=1000))
+                                                max_records=batch, polling_interval=1000),
+                               parser=parse_or_keep_raw)
     reader(consumer.on_batch)
     reclaimer = broker.subscriber(stream=StreamSub(
         stream, group=service, consumer=f"{name}-reclaimer", min_idle_time=reclaim_idle_ms,
-        polling_interval=max(200, reclaim_idle_ms // 4)))
+        polling_interval=max(200, reclaim_idle_ms // 4)), parser=parse_or_keep_raw)
     reclaimer(consumer.on_reclaimed)
     return [reader, reclaimer]
+
+
+async def parse_or_keep_raw(message: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream's parser, except that an entry it cannot decode still reaches our handler.
+
+    FastStream JSON-encodes a body that is not in its own format, and raises
+    when that holds bytes that are not UTF-8 (e.g. a raw ``XADD`` of garbage).
+    It raises before any handler runs: the entry is never acked, never
+    dead-lettered, and redelivered for ever; in a batch it also holds back every
+    good entry read with it. Our handlers read ``raw_message`` themselves and
+    dead-letter what they cannot parse, so such an entry gets an empty body here
+    and its raw fields are kept for the handler.
+    """
+    try:
+        return await original(message)
+    except Exception:
+        data = message["data"]
+        blank: Any = [{b"__data__": b""} for _ in data] if isinstance(data, list) else {b"__data__": b""}
+        parsed = await original({**message, "data": blank})
+        parsed.raw_message = message
+        return parsed
 
 
 class _GroupConsumer:
