@@ -57,6 +57,8 @@ def main() -> int:
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Both explicitly: a shell that starts us in the background may have set SIGINT to ignored.
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     print("Startar Reglab Nätverk …", flush=True)
     try:
@@ -72,7 +74,7 @@ def main() -> int:
             f"  SMTP-fångare             127.0.0.1:{stack.smtp_port}  (e-post sparas i var/mail/)\n"
             f"  Inloggning               {user} / {values['REGLAB_ADMIN_PASSWORD']}\n"
             f"  API-token                {values['REGLAB_API_TOKEN']}\n"
-            "     t.ex. curl -H 'Authorization: Bearer $REGLAB_API_TOKEN' "
+            f"     t.ex. curl -H 'Authorization: Bearer {values['REGLAB_API_TOKEN']}' "
             f"{stack.url('invoicing')}/api/v1/invoices\n"
             "Tryck Ctrl-C för att stoppa allt.\n",
             flush=True,

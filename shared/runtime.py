@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -38,7 +39,9 @@ class ServiceRuntime:
         self.settings = settings
         self.engine: Engine = make_engine(database_url)
         self._models: list[type[SQLModel]] = [*models, OutboxMessage, ProcessedEvent]
-        self.broker = RedisBroker(settings.redis_url)
+        # FastStream logs every message at INFO with its own handler; route it through
+        # the standard logging set up in shared.logs, where only warnings show.
+        self.broker = RedisBroker(settings.redis_url, logger=logging.getLogger("faststream.reglab"))
         self.redis: Redis = Redis.from_url(settings.redis_url)
         self.relay = OutboxRelay(self.engine, self._publish, batch=settings.relay_batch,
                                  poll_seconds=settings.relay_poll_seconds)
