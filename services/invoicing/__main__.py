@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
-import uvicorn
-
 from services.invoicing.app import create_app
 from services.invoicing.settings import InvoicingSettings
-from shared.deadletters_cli import dispatch
-from shared.logs import configure_logging
+from shared.entrypoint import run_service
 
 
 def main() -> None:
-    dispatch("invoicing", sys.argv)  # `dead-letters ...`: the operator's command, then exit
-    settings = InvoicingSettings()
-    configure_logging("invoicing", fmt=settings.log_format, level=settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level.lower())
+    run_service("invoicing", InvoicingSettings, create_app)
 
 
 if __name__ == "__main__":

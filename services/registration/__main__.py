@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
-import uvicorn
-
 from services.registration.app import create_app
 from services.registration.settings import RegistrationSettings
-from shared.deadletters_cli import dispatch
-from shared.logs import configure_logging
+from shared.entrypoint import run_service
 
 
 def main() -> None:
-    dispatch("registration", sys.argv)  # `dead-letters ...`: the operator's command, then exit
-    settings = RegistrationSettings()
-    configure_logging("registration", fmt=settings.log_format, level=settings.log_level)
-    # uvicorn stops on SIGTERM/SIGINT after finishing in-flight requests, then runs the lifespan's exit.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level.lower())
+    run_service("registration", RegistrationSettings, create_app)
 
 
 if __name__ == "__main__":
