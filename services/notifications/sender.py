@@ -188,14 +188,29 @@ class MailSender:
             if self._unavailable is not None and not connection.is_open:
                 error = f"not attempted, the server was unavailable: {self._unavailable}"
             else:
+                sending = asyncio.ensure_future(self._send(connection, email))
                 try:
-                    await connection.send(email.envelope_from, email.recipient, email.raw)
-                except SmtpUnavailable as unavailable:
-                    self._unavailable = error = str(unavailable)
-                except Exception as failure:
-                    error = describe(failure)
+                    error = await asyncio.shield(sending)
+                except asyncio.CancelledError:
+                    # Shutdown while a message is on the wire: the server may already hold it.
+                    # Hear its answer (bounded by SMTP_TIMEOUT_SECONDS) and leave the outcome for
+                    # the hand-back to record; released unrecorded, it would be sent again.
+                    with contextlib.suppress(Exception):
+                        self._outcomes.append((email, await sending))
+                    raise
             self._outcomes.append((email, error))
             self._outcome_ready.set()
+
+    async def _send(self, connection: SmtpConnection, email: Claimed) -> str | None:
+        """Send one email; its error, or None when the server accepted it."""
+        try:
+            await connection.send(email.envelope_from, email.recipient, email.raw)
+        except SmtpUnavailable as unavailable:
+            self._unavailable = str(unavailable)
+            return self._unavailable
+        except Exception as failure:
+            return describe(failure)
+        return None
 
     # --- recorder --------------------------------------------------------------
 
