@@ -188,21 +188,33 @@ class MailSender:
             if self._unavailable is not None and not connection.is_open:
                 error = f"not attempted, the server was unavailable: {self._unavailable}"
             else:
-                sending = asyncio.ensure_future(self._send(connection, email))
-                try:
-                    error = await asyncio.shield(sending)
-                except asyncio.CancelledError:
-                    # Shutdown while a message is on the wire: the server may already hold it.
-                    # Hear its answer (bounded by SMTP_TIMEOUT_SECONDS) and leave the outcome for
-                    # the hand-back to record; released unrecorded, it would be sent again.
-                    with contextlib.suppress(Exception):
-                        self._outcomes.append((email, await sending))
-                    raise
+                error = await self._send(connection, email)
             self._outcomes.append((email, error))
             self._outcome_ready.set()
 
     async def _send(self, connection: SmtpConnection, email: Claimed) -> str | None:
-        """Send one email; its error, or None when the server accepted it."""
+        """Send one email; its error, or None when the server accepted it.
+
+        A shutdown may cancel the wait for a session (the email is then handed
+        back untried), but not a transaction under way: the server may already
+        hold the message, and released unrecorded it would be sent again after
+        a restart. So the worker hears the answer (bounded by
+        SMTP_TIMEOUT_SECONDS) and leaves the outcome for the hand-back.
+        """
+        try:
+            await connection.open()
+        except SmtpUnavailable as unavailable:
+            self._unavailable = str(unavailable)
+            return self._unavailable
+        sending = asyncio.ensure_future(self._transaction(connection, email))
+        try:
+            return await asyncio.shield(sending)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                self._outcomes.append((email, await sending))
+            raise
+
+    async def _transaction(self, connection: SmtpConnection, email: Claimed) -> str | None:
         try:
             await connection.send(email.envelope_from, email.recipient, email.raw)
         except SmtpUnavailable as unavailable:

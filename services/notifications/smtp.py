@@ -80,6 +80,11 @@ class SmtpConnection:
             raise SmtpUnavailable(describe(error)) from error
         return smtp
 
+    async def open(self) -> None:
+        """Open the session now if it is not open; ``SmtpUnavailable`` if that fails."""
+        if self._smtp is None:
+            self._smtp = await self._connect()
+
     async def send(self, envelope_from: str, recipient: str, raw: bytes) -> None:
         reused = self._smtp is not None
         try:
