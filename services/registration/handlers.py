@@ -7,9 +7,12 @@ stages its ``SignupCompleted`` event in the same transaction (the outbox).
 from __future__ import annotations
 
 import secrets
+import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import Engine
@@ -66,6 +69,44 @@ def network_refs(session: Session) -> dict[str, NetworkRef]:
     return {n.code: NetworkRef(n.code, n.name, n.status) for n in list_networks(session)}
 
 
+@dataclass(frozen=True)
+class CachedNetwork:
+    """What a sign-up needs of a network row: its id, code, name and status."""
+
+    id: int
+    code: str
+    name: str
+    status: str
+
+    @property
+    def ref(self) -> NetworkRef:
+        return NetworkRef(self.code, self.name, self.status)
+
+
+# The networks are seed data: rows are added at start-up (``seed``) and never
+# changed at run time, so each process reads them once per database instead of
+# twice per sign-up. Keyed by the engine's connection pool (shared by its
+# ``execution_options`` copies, replaced by ``dispose``). A code the cache does
+# not know makes it read the table again, so a network added later is found.
+_network_cache: weakref.WeakKeyDictionary[Any, dict[str, CachedNetwork]] = weakref.WeakKeyDictionary()
+_network_cache_lock = threading.Lock()
+
+
+def cached_networks(session: Session, codes: tuple[str, ...] = ()) -> dict[str, CachedNetwork]:
+    """Every network by code, from this process's cache; read again if one of ``codes`` is unknown."""
+    key = session.get_bind().engine.pool
+    with _network_cache_lock:
+        cached = _network_cache.get(key)
+    if cached is not None and all(code in cached for code in codes):
+        return cached
+    loaded = {n.code: CachedNetwork(n.id, n.code, n.name, n.status)  # type: ignore[arg-type]
+              for n in list_networks(session)}
+    if loaded:  # an unseeded database is not worth remembering
+        with _network_cache_lock:
+            _network_cache[key] = loaded
+    return loaded
+
+
 # --- Sign-ups ---
 
 @dataclass(frozen=True)
@@ -89,7 +130,7 @@ def register_signup(session: Session, request: SignupRequest, *, policy: FeePoli
                     correlation_id: str, token: str) -> SignupResult:
     """Record the sign-up, its memberships and the ``SignupCompleted`` event in the caller's transaction."""
     networks = _networks_for(session, request.networks)
-    organisation = _upsert_organisation(session, request, now)
+    organisation, is_new = _upsert_organisation(session, request, now)
     assert organisation.id is not None
     signup = Signup(
         token=token, organisation_id=organisation.id, year=request.year,
@@ -103,10 +144,12 @@ def register_signup(session: Session, request: SignupRequest, *, policy: FeePoli
     session.flush()
     assert signup.id is not None
 
+    # A new organisation has no memberships yet: only an existing one needs the lookup.
+    memberships = _memberships(session, organisation.id, networks, request.year, signup.id, now,
+                               existing=not is_new)
     results: list[MembershipResult] = []
     infos: list[MembershipInfo] = []
-    for network in networks:
-        membership, created = _membership(session, organisation.id, network, request.year, signup.id, now)
+    for network, (membership, created) in zip(networks, memberships, strict=True):
         assert membership.id is not None
         fee = fee_for(policy, network.code)
         session.add(SignupLine(signup_id=signup.id, membership_id=membership.id, network_code=network.code,
@@ -150,19 +193,22 @@ def register_signup_retrying(engine: Engine, request: SignupRequest, *, policy: 
     raise AssertionError("unreachable")
 
 
-def _networks_for(session: Session, codes: tuple[str, ...]) -> list[Network]:
-    """The requested networks, re-checked inside the transaction (validation read them earlier)."""
-    found = {n.code: n for n in session.exec(select(Network).where(col(Network.code).in_(codes)))}
-    problem = network_problems(codes, {c: NetworkRef(n.code, n.name, n.status) for c, n in found.items()})
+def _networks_for(session: Session, codes: tuple[str, ...]) -> list[CachedNetwork]:
+    """The requested networks, checked again (validation may have been given other networks)."""
+    found = cached_networks(session, codes)
+    problem = network_problems(codes, {c: n.ref for c, n in found.items() if c in codes})
     if problem:
         raise SignupInvalid({"networks": problem})
     return [found[code] for code in codes]
 
 
-def _upsert_organisation(session: Session, request: SignupRequest, now: datetime) -> Organisation:
+def _upsert_organisation(session: Session, request: SignupRequest,
+                         now: datetime) -> tuple[Organisation, bool]:
+    """The organisation with this organisationsnummer, updated or created; True if created."""
     organisation = session.exec(
         select(Organisation).where(Organisation.org_number == request.org_number)
     ).first()
+    created = organisation is None
     if organisation is None:
         organisation = Organisation(org_number=request.org_number, name=request.org_name,
                                     invoice_email=request.invoice_email, street=request.street,
@@ -179,24 +225,32 @@ def _upsert_organisation(session: Session, request: SignupRequest, now: datetime
         organisation.updated_at = now
     session.add(organisation)
     session.flush()
-    return organisation
+    return organisation, created
 
 
-def _membership(session: Session, organisation_id: int, network: Network, year: int, signup_id: int,
-                now: datetime) -> tuple[Membership, bool]:
-    existing = session.exec(select(Membership).where(
-        Membership.organisation_id == organisation_id,
-        Membership.network_id == network.id,
-        Membership.year == year,
-    )).first()
-    if existing is not None:
-        return existing, False
-    assert network.id is not None
-    membership = Membership(organisation_id=organisation_id, network_id=network.id, year=year,
-                            status="active", signup_id=signup_id, created_at=now)
-    session.add(membership)
-    session.flush()
-    return membership, True
+def _memberships(session: Session, organisation_id: int, networks: list[CachedNetwork], year: int,
+                 signup_id: int, now: datetime, *, existing: bool) -> list[tuple[Membership, bool]]:
+    """Each network's membership for the year, created where missing (True), in one read and one insert."""
+    found: dict[int, Membership] = {}
+    if existing:
+        found = {m.network_id: m for m in session.exec(select(Membership).where(
+            Membership.organisation_id == organisation_id,
+            Membership.year == year,
+            col(Membership.network_id).in_([n.id for n in networks]),
+        ))}
+    result: list[tuple[Membership, bool]] = []
+    for network in networks:
+        membership = found.get(network.id)
+        if membership is not None:
+            result.append((membership, False))
+            continue
+        membership = Membership(organisation_id=organisation_id, network_id=network.id, year=year,
+                                status="active", signup_id=signup_id, created_at=now)
+        session.add(membership)
+        result.append((membership, True))
+    if any(created for _membership, created in result):
+        session.flush()  # one multi-row INSERT for the new ones: their ids are needed below
+    return result
 
 
 def _snapshot(organisation: Organisation) -> OrganisationSnapshot:
@@ -259,7 +313,7 @@ def submit_signup(engine: Engine, data: Mapping[str, object], *, policies: dict[
     Raises :class:`SignupInvalid` with a Swedish message per field.
     """
     with Session(engine) as session:
-        refs = network_refs(session)
+        refs = {code: network.ref for code, network in cached_networks(session).items()}
     request = validate_signup(data, networks=refs, policy_years=policies.keys())
     return register_signup_retrying(engine, request, policy=policies[request.year], now=now,
                                     correlation_id=correlation_id)
