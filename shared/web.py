@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.metrics import CONTENT_TYPE
 from shared.money import format_sek
@@ -57,18 +58,43 @@ SECURITY_HEADERS = {
 }
 
 
+class SecurityHeadersMiddleware:
+    """Adds :data:`SECURITY_HEADERS` to every HTTP response that does not set them itself.
+
+    Plain ASGI rather than ``@app.middleware("http")`` (``BaseHTTPMiddleware``),
+    which runs every request through an extra task and memory streams: this
+    only edits the headers of the ``http.response.start`` message.
+    """
+
+    _PAIRS = tuple((name.lower().encode("latin-1"), value.encode("latin-1"))
+                   for name, value in SECURITY_HEADERS.items())
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _value in headers}
+                headers += [pair for pair in self._PAIRS if pair[0] not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def install_common(app: FastAPI, settings: CommonSettings,
                    health: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]],
                    metrics: Callable[[], Awaitable[bytes]] | None = None) -> None:
     """Static files, security headers, ``/healthz``, ``/metrics`` and the login pages."""
     app.mount("/static", StaticFiles(directory=SHARED_STATIC), name="static")
 
-    @app.middleware("http")
-    async def _security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    app.add_middleware(SecurityHeadersMiddleware)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:

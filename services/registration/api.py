@@ -25,6 +25,18 @@ from shared.runtime import ServiceRuntime
 INVALID_SIGNUP = "Anmälan innehåller fel; se meddelandet för varje fält."
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,100}$")
 
+RECEIPT_ROUTE = "/kvitto/{token}"
+
+
+def receipt_path(token: str) -> str:
+    """The receipt page's path, as ``url_path_for("receipt", token=...)`` gives it.
+
+    Built directly: ``url_path_for`` tries every route of the app in turn,
+    raising and catching an exception for each one that does not match. A
+    token is ``secrets.token_urlsafe``, so it needs no quoting.
+    """
+    return RECEIPT_ROUTE.format(token=token)
+
 
 def correlation_id(request: Request) -> str:
     """The caller's ``X-Request-ID`` when it is a sane token, else a new uuid: one per sign-up."""
@@ -178,7 +190,7 @@ def api_router(runtime: ServiceRuntime, policies: dict[int, FeePolicy]) -> APIRo
         runtime.relay.notify()
         return SignupOut(
             signup_id=result.signup_id, organisation_id=result.organisation_id,
-            receipt_url=str(request.app.url_path_for("receipt", token=result.token)),
+            receipt_url=receipt_path(result.token),
             memberships=[MembershipOut(id=m.id, network=m.network_code, year=m.year, status=m.status,
                                        created=m.created) for m in result.memberships],
         )

@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from services.registration.api import correlation_id
+from services.registration.api import RECEIPT_ROUTE, correlation_id, receipt_path
 from services.registration.catalogue import ACTIVE
 from services.registration.domain import default_year, display_org_number, percent
 from services.registration.handlers import (
@@ -127,9 +127,9 @@ def pages_router(runtime: ServiceRuntime, policies: dict[int, FeePolicy],
         except SignupInvalid as invalid:
             return await render_form(request, state, errors=invalid.errors, alert=HAS_ERRORS, status=422)
         runtime.relay.notify()
-        return RedirectResponse(request.app.url_path_for("receipt", token=result.token), status_code=303)
+        return RedirectResponse(receipt_path(result.token), status_code=303)
 
-    @router.get("/kvitto/{token}", name="receipt")
+    @router.get(RECEIPT_ROUTE, name="receipt")
     async def receipt(request: Request, token: str) -> Response:
         def load() -> Any:
             with Session(runtime.engine) as session:
