@@ -15,6 +15,7 @@ and skip it as a duplicate, which is harmless.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -33,6 +34,7 @@ log = structlog.get_logger(__name__)
 EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "dead-letters.reglab-natverk")
 ERROR_LENGTH = 2000
 LIST_LIMIT = 1000
+ENTRY_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
 # Atomic: publish again only if the dead letter is still there, then delete it.
 _REPLAY_SCRIPT = """
@@ -41,6 +43,11 @@ local new_id = redis.call('XADD', KEYS[2], '*', '__data__', ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[1])
 return new_id
 """
+
+
+def count_text(count: int) -> str:
+    """Swedish: "1 dött meddelande", "2 döda meddelanden"."""
+    return f"{count} dött meddelande" if count == 1 else f"{count} döda meddelanden"
 
 
 def dead_letter_stream(stream: str) -> str:
@@ -159,6 +166,8 @@ class DeadLetterStore:
         return found
 
     async def find(self, dead_letter_id: str, stream: str | None = None) -> DeadLetter:
+        if not ENTRY_ID.fullmatch(dead_letter_id):
+            raise DeadLetterNotFound(dead_letter_id)  # not an entry id: Redis would refuse it
         matches: list[DeadLetter] = []
         for candidate in self.streams:
             if stream is not None and candidate != stream:

@@ -18,7 +18,13 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shared.deadletters import DeadLetter, DeadLetterAmbiguous, DeadLetterNotFound, DeadLetterStore
+from shared.deadletters import (
+    DeadLetter,
+    DeadLetterAmbiguous,
+    DeadLetterNotFound,
+    DeadLetterStore,
+    count_text,
+)
 from shared.logs import configure_logging
 from shared.settings import CommonSettings
 
@@ -62,7 +68,7 @@ async def run_command(store: DeadLetterStore, args: argparse.Namespace, out: Tex
         if not letters:
             print(f"Inga döda meddelanden för {store.group}.", file=out)
             return EXIT_OK
-        print(f"{len(letters)} döda meddelanden för {store.group}:", file=out)
+        print(f"{count_text(len(letters))} för {store.group}:", file=out)
         for letter in letters:
             print(describe(letter), file=out)
         return EXIT_OK
@@ -75,7 +81,7 @@ async def run_command(store: DeadLetterStore, args: argparse.Namespace, out: Tex
     for done in replayed:
         print(f"Uppspelat: {done.dead_letter.id} → {done.dead_letter.stream} {done.new_entry_id}",
               file=out)
-    print(f"{len(replayed)} döda meddelanden uppspelade för {store.group}.", file=out)
+    print(f"Uppspelade för {store.group}: {count_text(len(replayed))}.", file=out)
     return EXIT_OK
 
 

@@ -22,6 +22,7 @@ from shared.deadletters import (
     DeadLetterNotFound,
     DeadLetterStore,
     Replayed,
+    count_text,
 )
 from shared.settings import CommonSettings
 from shared.web import (
@@ -73,7 +74,7 @@ def dead_letters_router(settings: CommonSettings, store: DeadLetterStore,
     async def page(request: Request, user: PageUser,
                    replayed: Annotated[int | None, Query(ge=0)] = None,
                    missing: Annotated[str, Query(max_length=40)] = "") -> Response:
-        notice = f"{replayed} meddelanden uppspelade." if replayed is not None else ""
+        notice = f"Uppspelade: {count_text(replayed)}." if replayed is not None else ""
         error = f"Meddelandet {missing} finns inte längre (redan uppspelat?)." if missing else ""
         return await render(request, user, notice=notice, error=error)
 

@@ -42,7 +42,7 @@ def test_list_shows_the_services_dead_letters_with_their_error_and_event(redis_s
 
     result = dead_letters(redis_server.url, "invoicing", "list")
     assert result.returncode == 0, result.stderr
-    assert "1 döda meddelanden för invoicing" in result.stdout
+    assert "1 dött meddelande för invoicing" in result.stdout
     assert mine in result.stdout and "reglab.registration" in result.stdout
     assert "signup.completed" in result.stdout and "no fee policy for 2018" in result.stdout
 
@@ -73,7 +73,7 @@ def test_replay_all_replays_only_this_services_dead_letters(redis_server: RedisS
 
     result = dead_letters(redis_server.url, "notifications", "replay-all")
     assert result.returncode == 0, result.stderr
-    assert "2 döda meddelanden uppspelade för notifications" in result.stdout
+    assert "Uppspelade för notifications: 2 döda meddelanden." in result.stdout
     assert sorted(e.signup_id for e in read_events(redis_server.url, REGISTRATION_STREAM)) == [4, 5]
 
     async def left() -> int:
@@ -88,6 +88,7 @@ def test_replay_all_replays_only_this_services_dead_letters(redis_server: RedisS
 
 def test_bad_usage_exits_2_and_an_unreachable_redis_exits_3() -> None:
     assert dead_letters("redis://127.0.0.1:1/0", "invoicing", "frobnicate").returncode == 2
+    assert dead_letters("redis://127.0.0.1:1/0", "invoicing", "replay").returncode == 2
     unreachable = dead_letters(f"redis://127.0.0.1:{free_port()}/0", "invoicing", "list")
     assert unreachable.returncode == 3
     assert "Når inte Redis" in unreachable.stderr

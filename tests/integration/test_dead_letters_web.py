@@ -80,7 +80,8 @@ def test_replaying_from_the_page_needs_the_csrf_token_and_then_publishes_once(
     assert done.status_code == 303 and done.headers["location"] == "/dead-letters?replayed=1"
     assert replayed_ids(redis_server.url) == [3]
     after = client.get(done.headers["location"])
-    assert "1 meddelanden uppspelade" in after.text and "Inga döda meddelanden för invoicing" in after.text
+    assert "Uppspelade: 1 dött meddelande." in after.text
+    assert "Inga döda meddelanden för invoicing" in after.text
 
     twice = client.post(f"/dead-letters/{letter}/replay",
                         data={"csrf_token": token, "stream": REGISTRATION_STREAM})
@@ -116,5 +117,6 @@ def test_the_api_needs_a_token_lists_and_replays_and_answers_404_for_an_unknown_
     assert replayed.status_code == 200, replayed.text
     assert replayed.json()["dead_letter"]["id"] == letter and replayed.json()["new_entry_id"]
     assert client.post(f"/api/v1/dead-letters/{letter}/replay", headers=AUTH).status_code == 404
+    assert client.post("/api/v1/dead-letters/not-an-id/replay", headers=AUTH).status_code == 404
     assert client.get("/api/v1/dead-letters", headers=AUTH).json()["dead_letters"] == []
     assert replayed_ids(redis_server.url) == [6]
