@@ -64,6 +64,7 @@ class FailedEmail(Protocol):
     def correlation_id(self) -> str: ...
 
 
+LISTED_IN_ALERT = 50
 FAILED_EMAIL_COLUMNS = ("id", "kind", "recipient", "subject", "message_id", "attempts", "last_error",
                         "source_event_type", "source_event_id", "correlation_id")
 
@@ -77,58 +78,68 @@ def dead_letter_emails(event: DeadLetterRecorded, *, staff_email: str) -> list[O
     )]
 
 
-def mail_failed_email(failed: FailedEmail, *, staff_email: str) -> OutgoingEmail:
+def mail_failed_email(failed: list[FailedEmail], *, staff_email: str) -> OutgoingEmail:
+    """One email to staff about every email in ``failed`` (those of one batch or one event)."""
+    subject = (f"E-post kunde inte levereras till {domain.one_line(failed[0].recipient, 100)}"
+               if len(failed) == 1 else f"{len(failed)} e-postmeddelanden kunde inte levereras")
     return OutgoingEmail(
-        kind=EmailKind.mail_failed_alert, to_address=staff_email, to_name="Reglabs kansli",
-        subject=f"E-post kunde inte levereras till {domain.one_line(failed.recipient, 100)}",
+        kind=EmailKind.mail_failed_alert, to_address=staff_email, to_name="Reglabs kansli", subject=subject,
         text=domain.render_template("mail_failed_alert.txt", {
-            "email": failed, "kind": KIND_LABELS.get(failed.kind, failed.kind),
-            # A message that could not be built has no Message-ID and nothing to send again.
-            "resendable": bool(failed.message_id),
+            "emails": failed[:LISTED_IN_ALERT], "more": max(0, len(failed) - LISTED_IN_ALERT),
+            "kinds": KIND_LABELS,
         }),
     )
 
 
-def failure_alerts(failed: Iterable[FailedEmail], *, staff_email: str, sender: str,
-                   now: datetime) -> list[Email]:
-    """One queued alert per failed email, except for failed alerts; add them in the caller's transaction.
+def failure_alert(failed: Iterable[FailedEmail], *, staff_email: str, sender: str,
+                  now: datetime) -> Email | None:
+    """The one queued alert about these failed emails, None if there is nothing to tell.
 
-    The alert's identity comes from the email and the moment it failed, so an
-    email sent again by staff and failing again is reported again.
+    One alert per batch, not per email: an SMTP outage that fails hundreds of
+    emails at the ceiling tells staff in a few emails, not hundreds. Failed
+    alerts are left out (no alert about an alert). The alert's identity comes
+    from the emails and the moment they failed, so an email sent again by staff
+    and failing again is reported again. Add it in the caller's transaction.
     """
-    alerts: list[Email] = []
+    told: list[FailedEmail] = []
     for email in failed:
         if email.kind in STAFF_ALERT_KINDS:
             log.error("staff alert failed; no further alert is raised", email_id=email.id,
                       recipient=email.recipient, error=email.last_error)
-            continue
-        alert_id = uuid.uuid5(ALERT_NAMESPACE, f"{MAIL_FAILED_TYPE}|{email.id}|{now.isoformat()}")
-        try:
-            rendered = domain.render(mail_failed_email(email, staff_email=staff_email), sender=sender,
-                                     event_id=alert_id, date=now)
-        except ValueError as error:
-            log.error("cannot alert staff: STAFF_EMAIL or MAIL_FROM is no address", error=str(error))
-            continue
-        alerts.append(Email(
-            kind=rendered.kind.value, recipient=rendered.recipient, envelope_from=rendered.envelope_from,
-            subject=rendered.subject, message_id=rendered.message_id, source_event_id=str(alert_id),
-            source_event_type=MAIL_FAILED_TYPE, correlation_id=email.correlation_id,
-            status=EmailStatus.queued.value, created_at=now, next_attempt_at=now, raw=rendered.raw))
-        log.warning("staff told of a failed email", email_id=email.id, recipient=email.recipient,
-                    attempts=email.attempts)
-    return alerts
+        else:
+            told.append(email)
+    if not told:
+        return None
+    ids = ",".join(str(email.id) for email in told)
+    alert_id = uuid.uuid5(ALERT_NAMESPACE, f"{MAIL_FAILED_TYPE}|{ids}|{now.isoformat()}")
+    try:
+        rendered = domain.render(mail_failed_email(told, staff_email=staff_email), sender=sender,
+                                 event_id=alert_id, date=now)
+    except ValueError as error:
+        log.error("cannot alert staff: STAFF_EMAIL or MAIL_FROM is no address", error=str(error))
+        return None
+    correlations = {email.correlation_id for email in told}
+    log.warning("staff told of failed emails", email_ids=ids, count=len(told))
+    return Email(
+        kind=rendered.kind.value, recipient=rendered.recipient, envelope_from=rendered.envelope_from,
+        subject=rendered.subject, message_id=rendered.message_id, source_event_id=str(alert_id),
+        source_event_type=MAIL_FAILED_TYPE,
+        correlation_id=correlations.pop() if len(correlations) == 1 else f"{MAIL_FAILED_TYPE}-{alert_id}",
+        status=EmailStatus.queued.value, created_at=now, next_attempt_at=now, raw=rendered.raw)
 
 
-def record_failure_alerts(connection: Connection, email_ids: list[int], *, staff_email: str, sender: str,
-                          now: datetime) -> int:
-    """In the sender's transaction: queue an alert for each email it has just marked failed."""
+def record_failure_alert(connection: Connection, email_ids: list[int], *, staff_email: str, sender: str,
+                         now: datetime) -> bool:
+    """In the sender's transaction: queue one alert about the emails it has just marked failed."""
     if not email_ids:
-        return 0
+        return False
     table = Email.__table__  # type: ignore[attr-defined]
     columns = [table.c[name] for name in FAILED_EMAIL_COLUMNS]
-    failed = connection.execute(select(*columns).where(table.c.id.in_(email_ids))).all()
-    alerts = failure_alerts(failed, staff_email=staff_email, sender=sender, now=now)
-    for alert in alerts:
-        connection.execute(insert(table).values({column.name: getattr(alert, column.name)
-                                                 for column in table.columns if column.name != "id"}))
-    return len(alerts)
+    failed = connection.execute(
+        select(*columns).where(table.c.id.in_(email_ids)).order_by(table.c.id)).all()
+    alert = failure_alert(failed, staff_email=staff_email, sender=sender, now=now)
+    if alert is None:
+        return False
+    connection.execute(insert(table).values({column.name: getattr(alert, column.name)
+                                             for column in table.columns if column.name != "id"}))
+    return True

@@ -70,8 +70,10 @@ def make_handlers(settings: NotificationsSettings,
         failed = [row for row in rows if row.status == EmailStatus.failed.value]
         if failed:
             session.flush()  # the alert names the email by its id
-            session.add_all(alerts.failure_alerts(failed, staff_email=settings.staff_email,
-                                                  sender=settings.mail_from, now=now))
+            alert = alerts.failure_alert(failed, staff_email=settings.staff_email,
+                                         sender=settings.mail_from, now=now)
+            if alert is not None:
+                session.add(alert)
 
     def on_signup_completed(session: Session, event: SignupCompleted) -> None:
         now = clock()

@@ -310,8 +310,8 @@ class MailSender:
                 # and staff are told once, in this transaction.
                 gave_up = [f["b_id"] for f in failures if f["b_status"] == EmailStatus.failed.value
                            and connection.execute(record_failure, f).rowcount == 1]
-                alerts.record_failure_alerts(connection, gave_up, staff_email=settings.staff_email,
-                                             sender=settings.mail_from, now=now)
+                alerts.record_failure_alert(connection, gave_up, staff_email=settings.staff_email,
+                                            sender=settings.mail_from, now=now)
             if released:
                 connection.execute(
                     update(table).where(table.c.id.in_(released), mine)

@@ -17,11 +17,16 @@ import pytest
 from fastapi.testclient import TestClient
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
+from sqlmodel import Session, select
 
+from services.notifications import alerts, domain
 from services.notifications.app import create_app
+from services.notifications.handlers import record_emails
+from services.notifications.models import MODELS, Email
 from services.notifications.settings import NotificationsSettings
+from shared.db import create_tables, make_engine, transaction
 from shared.deadletters import DeadLetterStore
-from shared.events import INVOICING_STREAM, OPERATIONS_STREAM
+from shared.events import INVOICING_STREAM, OPERATIONS_STREAM, utc_now
 from shared.web import CSRF_COOKIE
 from tests.integration.test_notifications_service import TOKEN, eventually, make_settings
 from tests.support.notifications import publish, signup_event
@@ -29,6 +34,7 @@ from tests.support.servers import RedisServer, SmtpServer
 
 STAFF = "kansliet@reglab.example"
 CONTACT = "anna@region-varmland.example"
+SENDER = "Reglab <natverk@reglab.example>"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -194,3 +200,22 @@ def test_an_email_that_cannot_be_built_is_failed_at_once_and_staff_are_told(
     assert "send-again" not in client.get("/", params={"status": "failed"}).text, "nothing to send"
     assert client.post(f"/emails/{failed['id']}/send-again", data={"csrf_token": token}).status_code == 303
     assert log_rows(client, "failed")[0]["status"] == "failed"
+
+
+def test_emails_the_sender_gives_up_on_together_are_told_in_one_alert(database_url: str) -> None:
+    engine = make_engine(database_url)
+    create_tables(engine, MODELS)
+    with transaction(engine) as session:
+        for n in range(3):
+            event = signup_event(signup_id=n, contact_email=f"kontakt{n}@kommun.example")
+            record_emails(session, event, domain.signup_emails(event), sender=SENDER, now=utc_now())
+    with transaction(engine) as session:
+        assert alerts.record_failure_alert(session.connection(), [1, 2, 3], staff_email=STAFF,
+                                           sender=SENDER, now=utc_now())
+        assert not alerts.record_failure_alert(session.connection(), [], staff_email=STAFF,
+                                               sender=SENDER, now=utc_now())
+    with Session(engine) as session:
+        [alert] = session.exec(select(Email).where(Email.kind == "mail_failed_alert")).all()
+    engine.dispose()
+    assert alert.recipient == STAFF and alert.subject == "3 e-postmeddelanden kunde inte levereras"
+    assert all(f"kontakt{n}@kommun.example".encode() in alert.raw for n in range(3))
