@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from redis.asyncio import Redis
 
 from services.invoicing.app import create_app
+from services.notifications.app import create_app as create_notifications
 from shared.events import REGISTRATION_STREAM
 from tests.integration.test_dead_letters import dead_letter_for
+from tests.integration.test_notifications_service import TOKEN, make_settings
 from tests.support.invoicing import AUTH, invoicing_settings, login
-from tests.support.servers import RedisServer
+from tests.support.registration import registration_client
+from tests.support.servers import RedisServer, SmtpServer
 from tests.support.streams import read_events
 
 
@@ -120,3 +124,16 @@ def test_the_api_needs_a_token_lists_and_replays_and_answers_404_for_an_unknown_
     assert client.post("/api/v1/dead-letters/not-an-id/replay", headers=AUTH).status_code == 404
     assert client.get("/api/v1/dead-letters", headers=AUTH).json()["dead_letters"] == []
     assert replayed_ids(redis_server.url) == [6]
+
+
+def test_every_service_serves_its_own_dead_letters(database_url: str, redis_server: RedisServer,
+                                                   smtp_server: SmtpServer, tmp_path: Path) -> None:
+    seed(redis_server.url, "notifications", 7)
+    notifications = make_settings(database_url, redis_server.url, smtp_server.port, tmp_path)
+    with TestClient(create_notifications(notifications)) as client:
+        listed = client.get("/api/v1/dead-letters", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+        assert listed["group"] == "notifications" and len(listed["dead_letters"]) == 1
+    with registration_client(database_url, redis_server.url, api_token=TOKEN) as client:
+        listed = client.get("/api/v1/dead-letters", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+        assert listed == {"group": "registration", "dead_letters": []}
+        assert client.get("/dead-letters").status_code == 303
