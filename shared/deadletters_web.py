@@ -9,6 +9,8 @@ token, then redirect back with what happened. Scripts use
 
 # No "from __future__ import annotations": FastAPI resolves the Annotated aliases at runtime.
 
+import zoneinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -37,6 +39,16 @@ from shared.web import (
 
 PAGE = "/dead-letters"
 EXPIRED = "Formuläret har gått ut. Ladda om sidan och försök igen."
+
+
+def _swedish_time() -> tzinfo:
+    try:
+        return zoneinfo.ZoneInfo("Europe/Stockholm")
+    except zoneinfo.ZoneInfoNotFoundError:  # no tz database on this machine: show UTC
+        return UTC
+
+
+SWEDISH_TIME = _swedish_time()
 StreamQuery = Annotated[str | None, Query(max_length=200, description="the original stream, if ambiguous")]
 
 
@@ -49,11 +61,16 @@ class ReplayedAll(BaseModel):
     replayed: list[Replayed]
 
 
+def swedish_time(value: datetime) -> str:
+    return value.astimezone(SWEDISH_TIME).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def dead_letters_router(settings: CommonSettings, store: DeadLetterStore,
                         home: tuple[str, str] = ("/", "Start")) -> APIRouter:
     """The page and the API for ``store``'s group; ``home`` is the service's own staff page in the nav."""
     router = APIRouter()
     templates = make_templates(SHARED_TEMPLATES)
+    templates.env.filters["swedish_time"] = swedish_time
     PageUser = Annotated[str, Depends(staff_page(settings))]
     ApiUser = Annotated[str, Depends(staff_api(settings))]
 
