@@ -15,6 +15,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import structlog
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from services.invoicing.document import Buyer, InvoiceDocument, Seller
@@ -85,6 +86,13 @@ def make_signup_handler(context: InvoicingContext) -> EventHandler:
     return handle
 
 
+# Built once (the membership ids are an expanding bound parameter), not per sign-up.
+_EARLIER_DECISIONS = select(InvFeeDecision).where(
+    col(InvFeeDecision.membership_id).in_(bindparam("ids", expanding=True)))
+_BILLED_MEMBERSHIPS = select(InvInvoiceLine.membership_id).where(
+    col(InvInvoiceLine.membership_id).in_(bindparam("ids", expanding=True)))
+
+
 def invoice_signup(session: Session, event: SignupCompleted, context: InvoicingContext) -> InvInvoice | None:
     """Decide every new membership's fee; issue one invoice for those with a fee. None if nothing is due."""
     now = context.clock()
@@ -93,11 +101,9 @@ def invoice_signup(session: Session, event: SignupCompleted, context: InvoicingC
     # handling sign-ups that list the same membership never both bill it.
     counter = lock_series(session, series_for(issue_date))
 
-    membership_ids = [m.membership_id for m in event.memberships]
-    earlier = {d.membership_id: d for d in session.exec(
-        select(InvFeeDecision).where(col(InvFeeDecision.membership_id).in_(membership_ids)))}
-    billed = set(session.exec(
-        select(InvInvoiceLine.membership_id).where(col(InvInvoiceLine.membership_id).in_(membership_ids))))
+    ids = {"ids": [m.membership_id for m in event.memberships]}
+    earlier = {d.membership_id: d for d in session.exec(_EARLIER_DECISIONS, params=ids)}
+    billed = set(session.exec(_BILLED_MEMBERSHIPS, params=ids))
     final = {mid for mid, d in earlier.items() if d.outcome != Outcome.NO_POLICY} | billed
     for membership in event.memberships:
         if not membership.created and membership.membership_id not in final:
