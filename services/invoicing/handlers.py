@@ -15,7 +15,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
 from services.invoicing.document import Buyer, InvoiceDocument, Seller
@@ -122,9 +122,7 @@ def invoice_signup(session: Session, event: SignupCompleted, context: InvoicingC
         pdf = context.render_pdf(document)
         invoice = _store_invoice(session, event, document, counter.series, sequence, pdf, now)
         add_event(session, _issued_event(event, document, pdf, now))
-    for decision in decisions:
-        _record_decision(session, event, decision, earlier.get(decision.membership.membership_id),
-                         invoice.number if invoice else None, now)
+    _record_decisions(session, event, decisions, earlier, invoice.number if invoice else None, now)
     log.info("sign-up invoiced" if invoice else "sign-up without invoice",
              signup_id=event.signup_id, invoice=invoice.number if invoice else None,
              invoiced=len(to_invoice), exempt=sum(d.outcome is Outcome.EXEMPT for d in decisions),
@@ -147,14 +145,15 @@ def _store_invoice(session: Session, event: SignupCompleted, document: InvoiceDo
     session.add(invoice)
     session.flush()
     assert invoice.id is not None
-    for position, line in enumerate(document.lines, start=1):
-        session.add(InvInvoiceLine(
-            invoice_id=invoice.id, position=position, membership_id=line.membership_id,
-            network_code=line.network_code, network_name=line.network_name, year=line.year,
-            description=line.description, period_start=line.period_start, period_end=line.period_end,
-            vat_rate=line.vat_rate, amount=line.amount,
-        ))
-    session.add(InvInvoicePdf(invoice_id=invoice.id, pdf=pdf))
+    # Rows nothing reads back in this transaction: bulk INSERTs, no ORM objects to track.
+    session.execute(insert(InvInvoiceLine), [
+        {"invoice_id": invoice.id, "position": position, "membership_id": line.membership_id,
+         "network_code": line.network_code, "network_name": line.network_name, "year": line.year,
+         "description": line.description, "period_start": line.period_start,
+         "period_end": line.period_end, "vat_rate": line.vat_rate, "amount": line.amount}
+        for position, line in enumerate(document.lines, start=1)
+    ])
+    session.execute(insert(InvInvoicePdf), [{"invoice_id": invoice.id, "pdf": pdf}])
     return invoice
 
 
@@ -171,21 +170,31 @@ def _issued_event(event: SignupCompleted, document: InvoiceDocument, pdf: bytes,
     )
 
 
-def _record_decision(session: Session, event: SignupCompleted, decision: FeeDecision,
-                     earlier: InvFeeDecision | None, invoice_number: str | None, now: datetime) -> None:
-    membership = decision.membership
-    # Only a "no policy" decision is ever replaced: it was a wait, not a decision about the fee.
-    row = earlier or InvFeeDecision(
-        membership_id=membership.membership_id, signup_id=event.signup_id,
-        organisation_id=event.organisation.id, organisation_name=event.organisation.name,
-        org_number=event.organisation.org_number, network_code=membership.network_code,
-        network_name=membership.network_name, year=membership.year, outcome=decision.outcome,
-        decided_at=now,
-    )
-    row.signup_id = event.signup_id
-    row.outcome = decision.outcome.value
-    row.reason = decision.reason
-    row.amount = decision.amount
-    row.invoice_number = invoice_number if decision.outcome is Outcome.INVOICED else None
-    row.decided_at = now
-    session.add(row)
+def _record_decisions(session: Session, event: SignupCompleted, decisions: list[FeeDecision],
+                      earlier: Mapping[int, InvFeeDecision], invoice_number: str | None,
+                      now: datetime) -> None:
+    """Store each decision: new ones in one bulk INSERT, a replaced "no policy" one by an UPDATE."""
+    new: list[dict[str, object]] = []
+    for decision in decisions:
+        membership = decision.membership
+        values: dict[str, object] = {
+            "signup_id": event.signup_id, "outcome": decision.outcome.value, "reason": decision.reason,
+            "amount": decision.amount,
+            "invoice_number": invoice_number if decision.outcome is Outcome.INVOICED else None,
+            "decided_at": now,
+        }
+        # Only a "no policy" decision is ever replaced: it was a wait, not a decision about the fee.
+        row = earlier.get(membership.membership_id)
+        if row is not None:
+            for name, value in values.items():
+                setattr(row, name, value)
+            session.add(row)
+            continue
+        new.append({
+            "membership_id": membership.membership_id, "organisation_id": event.organisation.id,
+            "organisation_name": event.organisation.name, "org_number": event.organisation.org_number,
+            "network_code": membership.network_code, "network_name": membership.network_name,
+            "year": membership.year, **values,
+        })
+    if new:
+        session.execute(insert(InvFeeDecision), new)
