@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +68,33 @@ def create_tables(engine: Engine, models: Sequence[type[SQLModel]]) -> None:
     SQLModel.metadata.create_all(engine, tables=tables)
 
 
+# SQLite: one writer lock per engine (i.e. per database file and process).
+_writer_locks: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_writer_locks_guard = threading.Lock()
+_WRITER_WAIT_SECONDS = 30.0  # as the busy timeout; then BEGIN IMMEDIATE waits and fails as before
+
+
+def _sqlite_writer_lock(engine: Engine) -> threading.Lock:
+    with _writer_locks_guard:
+        lock = _writer_locks.get(engine.pool)
+        if lock is None:
+            lock = _writer_locks[engine.pool] = threading.Lock()
+        return lock
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commits on success, rolls back on any exception."""
-    writer = engine.execution_options(**{_WRITE_OPTION: True}) if is_sqlite(engine) else engine
-    with Session(writer, expire_on_commit=False) as session, session.begin():
+    with ExitStack() as stack:
+        writer = engine
+        if is_sqlite(engine):
+            # Writers of this process queue on a lock before BEGIN IMMEDIATE: one is woken
+            # as soon as the previous one commits, whereas SQLite's busy handler has every
+            # waiting writer sleep and poll (up to 100 ms a nap) for the file's write lock.
+            lock = _sqlite_writer_lock(engine)
+            if lock.acquire(timeout=_WRITER_WAIT_SECONDS):
+                stack.callback(lock.release)
+            writer = engine.execution_options(**{_WRITE_OPTION: True})
+        session = stack.enter_context(Session(writer, expire_on_commit=False))
+        stack.enter_context(session.begin())
         yield session
