@@ -15,8 +15,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import bindparam, insert
-from sqlmodel import Session, col, select
+from sqlalchemy import Table, bindparam
+from sqlmodel import Session, SQLModel, col, select
 
 from services.invoicing.document import Buyer, InvoiceDocument, Seller
 from services.invoicing.domain import (
@@ -145,16 +145,23 @@ def _store_invoice(session: Session, event: SignupCompleted, document: InvoiceDo
     session.add(invoice)
     session.flush()
     assert invoice.id is not None
-    # Rows nothing reads back in this transaction: bulk INSERTs, no ORM objects to track.
-    session.execute(insert(InvInvoiceLine), [
+    # Rows nothing reads back in this transaction: plain INSERTs on the session's
+    # connection, no ORM objects to build and track.
+    connection = session.connection()
+    connection.execute(_table(InvInvoiceLine).insert(), [
         {"invoice_id": invoice.id, "position": position, "membership_id": line.membership_id,
          "network_code": line.network_code, "network_name": line.network_name, "year": line.year,
          "description": line.description, "period_start": line.period_start,
          "period_end": line.period_end, "vat_rate": line.vat_rate, "amount": line.amount}
         for position, line in enumerate(document.lines, start=1)
     ])
-    session.execute(insert(InvInvoicePdf), [{"invoice_id": invoice.id, "pdf": pdf}])
+    connection.execute(_table(InvInvoicePdf).insert(), [{"invoice_id": invoice.id, "pdf": pdf}])
     return invoice
+
+
+def _table(model: type[SQLModel]) -> Table:
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 def _issued_event(event: SignupCompleted, document: InvoiceDocument, pdf: bytes,
@@ -197,4 +204,4 @@ def _record_decisions(session: Session, event: SignupCompleted, decisions: list[
             "year": membership.year, **values,
         })
     if new:
-        session.execute(insert(InvFeeDecision), new)
+        session.connection().execute(_table(InvFeeDecision).insert(), new)
