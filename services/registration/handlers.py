@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from services.registration.catalogue import NETWORKS, NetworkSeed
 from services.registration.domain import FeeLine, FeeSummary, NetworkRef, SignupRequest, fee_summary
@@ -132,49 +132,50 @@ def register_signup(session: Session, request: SignupRequest, *, policy: FeePoli
     networks = _networks_for(session, request.networks)
     organisation, is_new = _upsert_organisation(session, request, now)
     assert organisation.id is not None
-    signup = Signup(
-        token=token, organisation_id=organisation.id, year=request.year,
-        org_name=request.org_name, org_number=request.org_number, invoice_email=request.invoice_email,
-        street=request.street, postal_code=request.postal_code, city=request.city,
-        buyer_reference=request.buyer_reference, contact_name=request.contact_name,
-        contact_email=request.contact_email, vat_rate=policy.effective_vat_rate,
-        vat_note=policy.vat_note, correlation_id=correlation_id, created_at=now,
-    )
-    session.add(signup)
-    session.flush()
-    assert signup.id is not None
+    # The sign-up, its memberships and lines are only written here, never read back in this
+    # transaction: plain INSERTs on the session's connection, no ORM objects to track.
+    connection = session.connection()
+    signup_id: int = connection.execute(_table(Signup).insert().returning(_table(Signup).c.id), {
+        "token": token, "organisation_id": organisation.id, "year": request.year,
+        "org_name": request.org_name, "org_number": request.org_number,
+        "invoice_email": request.invoice_email, "street": request.street,
+        "postal_code": request.postal_code, "city": request.city,
+        "buyer_reference": request.buyer_reference, "contact_name": request.contact_name,
+        "contact_email": request.contact_email, "vat_rate": policy.effective_vat_rate,
+        "vat_note": policy.vat_note, "correlation_id": correlation_id, "created_at": now,
+    }).scalar_one()
 
     # A new organisation has no memberships yet: only an existing one needs the lookup.
-    memberships = _memberships(session, organisation.id, networks, request.year, signup.id, now,
+    memberships = _memberships(session, organisation.id, networks, request.year, signup_id, now,
                                existing=not is_new)
     results: list[MembershipResult] = []
     infos: list[MembershipInfo] = []
-    for network, (membership, created) in zip(networks, memberships, strict=True):
-        assert membership.id is not None
+    lines: list[dict[str, object]] = []
+    for network, (membership_id, status, created) in zip(networks, memberships, strict=True):
         fee = fee_for(policy, network.code)
-        session.add(SignupLine(signup_id=signup.id, membership_id=membership.id, network_code=network.code,
-                               network_name=network.name, created=created, fee=fee.amount,
-                               exemption_reason=fee.exemption_reason))
-        results.append(MembershipResult(membership.id, network.code, request.year, membership.status,
-                                        created))
+        lines.append({"signup_id": signup_id, "membership_id": membership_id, "network_code": network.code,
+                      "network_name": network.name, "created": created, "fee": fee.amount,
+                      "exemption_reason": fee.exemption_reason})
+        results.append(MembershipResult(membership_id, network.code, request.year, status, created))
         infos.append(MembershipInfo(
-            membership_id=membership.id, network_code=network.code, network_name=network.name,
+            membership_id=membership_id, network_code=network.code, network_name=network.name,
             year=request.year, created=created, fee_exempt=fee.exempt,
             exemption_reason=fee.exemption_reason, fee=fee.amount,
         ))
+    connection.execute(_table(SignupLine).insert(), lines)
 
     add_event(session, SignupCompleted(
         occurred_at=now,
         correlation_id=correlation_id,
-        signup_id=signup.id,
+        signup_id=signup_id,
         organisation=_snapshot(organisation),
         contact=Contact(name=request.contact_name, email=request.contact_email),
         year=request.year,
         memberships=tuple(infos),
     ))
-    log.info("signup registered", signup_id=signup.id, organisation_id=organisation.id,
+    log.info("signup registered", signup_id=signup_id, organisation_id=organisation.id,
              year=request.year, new=sum(r.created for r in results), correlation_id=correlation_id)
-    return SignupResult(signup.id, organisation.id, token, tuple(results))
+    return SignupResult(signup_id, organisation.id, token, tuple(results))
 
 
 def register_signup_retrying(engine: Engine, request: SignupRequest, *, policy: FeePolicy, now: datetime,
@@ -229,28 +230,42 @@ def _upsert_organisation(session: Session, request: SignupRequest,
 
 
 def _memberships(session: Session, organisation_id: int, networks: list[CachedNetwork], year: int,
-                 signup_id: int, now: datetime, *, existing: bool) -> list[tuple[Membership, bool]]:
-    """Each network's membership for the year, created where missing (True), in one read and one insert."""
-    found: dict[int, Membership] = {}
+                 signup_id: int, now: datetime, *, existing: bool) -> list[tuple[int, str, bool]]:
+    """Each network's membership for the year as (id, status, created), created where missing,
+    in one read and one multi-row INSERT."""
+    found: dict[int, tuple[int, str]] = {}
     if existing:
-        found = {m.network_id: m for m in session.exec(select(Membership).where(
-            Membership.organisation_id == organisation_id,
-            Membership.year == year,
-            col(Membership.network_id).in_([n.id for n in networks]),
-        ))}
-    result: list[tuple[Membership, bool]] = []
+        for membership_id, status, network_id in session.exec(
+                select(Membership.id, Membership.status, Membership.network_id).where(
+                    Membership.organisation_id == organisation_id,
+                    Membership.year == year,
+                    col(Membership.network_id).in_([n.id for n in networks]),
+                )):
+            assert membership_id is not None
+            found[network_id] = (membership_id, status)
+    missing = [n for n in networks if n.id not in found]
+    new_ids: dict[int, int] = {}
+    if missing:
+        table = _table(Membership)
+        created = session.connection().execute(
+            table.insert().returning(table.c.id, sort_by_parameter_order=True),
+            [{"organisation_id": organisation_id, "network_id": network.id, "year": year, "status": "active",
+              "signup_id": signup_id, "created_at": now} for network in missing],
+        ).scalars().all()
+        new_ids = dict(zip((n.id for n in missing), created, strict=True))
+    result: list[tuple[int, str, bool]] = []
     for network in networks:
-        membership = found.get(network.id)
-        if membership is not None:
-            result.append((membership, False))
-            continue
-        membership = Membership(organisation_id=organisation_id, network_id=network.id, year=year,
-                                status="active", signup_id=signup_id, created_at=now)
-        session.add(membership)
-        result.append((membership, True))
-    if any(created for _membership, created in result):
-        session.flush()  # one multi-row INSERT for the new ones: their ids are needed below
+        if network.id in found:
+            membership_id, status = found[network.id]
+            result.append((membership_id, status, False))
+        else:
+            result.append((new_ids[network.id], "active", True))
     return result
+
+
+def _table(model: type[SQLModel]) -> Table:
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 def _snapshot(organisation: Organisation) -> OrganisationSnapshot:
