@@ -130,13 +130,12 @@ def register_signup(session: Session, request: SignupRequest, *, policy: FeePoli
                     correlation_id: str, token: str) -> SignupResult:
     """Record the sign-up, its memberships and the ``SignupCompleted`` event in the caller's transaction."""
     networks = _networks_for(session, request.networks)
-    organisation, is_new = _upsert_organisation(session, request, now)
-    assert organisation.id is not None
+    organisation_id, is_new = _upsert_organisation(session, request, now)
     # The sign-up, its memberships and lines are only written here, never read back in this
     # transaction: plain INSERTs on the session's connection, no ORM objects to track.
     connection = session.connection()
     signup_id: int = connection.execute(_table(Signup).insert().returning(_table(Signup).c.id), {
-        "token": token, "organisation_id": organisation.id, "year": request.year,
+        "token": token, "organisation_id": organisation_id, "year": request.year,
         "org_name": request.org_name, "org_number": request.org_number,
         "invoice_email": request.invoice_email, "street": request.street,
         "postal_code": request.postal_code, "city": request.city,
@@ -146,7 +145,7 @@ def register_signup(session: Session, request: SignupRequest, *, policy: FeePoli
     }).scalar_one()
 
     # A new organisation has no memberships yet: only an existing one needs the lookup.
-    memberships = _memberships(session, organisation.id, networks, request.year, signup_id, now,
+    memberships = _memberships(session, organisation_id, networks, request.year, signup_id, now,
                                existing=not is_new)
     results: list[MembershipResult] = []
     infos: list[MembershipInfo] = []
@@ -168,14 +167,14 @@ def register_signup(session: Session, request: SignupRequest, *, policy: FeePoli
         occurred_at=now,
         correlation_id=correlation_id,
         signup_id=signup_id,
-        organisation=_snapshot(organisation),
+        organisation=_snapshot(organisation_id, request),
         contact=Contact(name=request.contact_name, email=request.contact_email),
         year=request.year,
         memberships=tuple(infos),
     ))
-    log.info("signup registered", signup_id=signup_id, organisation_id=organisation.id,
+    log.info("signup registered", signup_id=signup_id, organisation_id=organisation_id,
              year=request.year, new=sum(r.created for r in results), correlation_id=correlation_id)
-    return SignupResult(signup_id, organisation.id, token, tuple(results))
+    return SignupResult(signup_id, organisation_id, token, tuple(results))
 
 
 def register_signup_retrying(engine: Engine, request: SignupRequest, *, policy: FeePolicy, now: datetime,
@@ -203,30 +202,22 @@ def _networks_for(session: Session, codes: tuple[str, ...]) -> list[CachedNetwor
     return [found[code] for code in codes]
 
 
-def _upsert_organisation(session: Session, request: SignupRequest,
-                         now: datetime) -> tuple[Organisation, bool]:
-    """The organisation with this organisationsnummer, updated or created; True if created."""
-    organisation = session.exec(
-        select(Organisation).where(Organisation.org_number == request.org_number)
-    ).first()
-    created = organisation is None
-    if organisation is None:
-        organisation = Organisation(org_number=request.org_number, name=request.org_name,
-                                    invoice_email=request.invoice_email, street=request.street,
-                                    postal_code=request.postal_code, city=request.city,
-                                    buyer_reference=request.buyer_reference, created_at=now, updated_at=now)
-    else:
-        # Signing up again reuses the organisation; its invoice details follow the latest sign-up.
-        organisation.name = request.org_name
-        organisation.invoice_email = request.invoice_email
-        organisation.street = request.street
-        organisation.postal_code = request.postal_code
-        organisation.city = request.city
-        organisation.buyer_reference = request.buyer_reference
-        organisation.updated_at = now
-    session.add(organisation)
-    session.flush()
-    return organisation, created
+def _upsert_organisation(session: Session, request: SignupRequest, now: datetime) -> tuple[int, bool]:
+    """The id of the organisation with this organisationsnummer, updated or created; True if created."""
+    table = _table(Organisation)
+    connection = session.connection()
+    # Signing up again reuses the organisation; its invoice details follow the latest sign-up.
+    details = {"name": request.org_name, "invoice_email": request.invoice_email, "street": request.street,
+               "postal_code": request.postal_code, "city": request.city,
+               "buyer_reference": request.buyer_reference, "updated_at": now}
+    found: int | None = connection.execute(
+        select(table.c.id).where(table.c.org_number == request.org_number)).scalar_one_or_none()
+    if found is None:
+        created: int = connection.execute(table.insert().returning(table.c.id), {
+            "org_number": request.org_number, "created_at": now, **details}).scalar_one()
+        return created, True
+    connection.execute(table.update().where(table.c.id == found).values(details))
+    return found, False
 
 
 def _memberships(session: Session, organisation_id: int, networks: list[CachedNetwork], year: int,
@@ -268,14 +259,13 @@ def _table(model: type[SQLModel]) -> Table:
     return table
 
 
-def _snapshot(organisation: Organisation) -> OrganisationSnapshot:
-    assert organisation.id is not None
+def _snapshot(organisation_id: int, request: SignupRequest) -> OrganisationSnapshot:
+    """The organisation as this sign-up left it (its details follow the latest sign-up)."""
     return OrganisationSnapshot(
-        id=organisation.id, name=organisation.name, org_number=organisation.org_number,
-        invoice_email=organisation.invoice_email,
-        address=Address(street=organisation.street, postal_code=organisation.postal_code,
-                        city=organisation.city),
-        buyer_reference=organisation.buyer_reference,
+        id=organisation_id, name=request.org_name, org_number=request.org_number,
+        invoice_email=request.invoice_email,
+        address=Address(street=request.street, postal_code=request.postal_code, city=request.city),
+        buyer_reference=request.buyer_reference,
     )
 
 
