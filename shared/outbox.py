@@ -40,17 +40,22 @@ class OutboxMessage(SQLModel, table=True):
 
 
 def add_event(session: Session, event: EventBase) -> None:
-    """Stage an event in the caller's transaction; it is published only if that commits."""
-    session.add(
-        OutboxMessage(
-            event_id=str(event.event_id),
-            stream=event.stream,
-            type=event.type,  # type: ignore[attr-defined]
-            correlation_id=event.correlation_id,
-            payload=dump_event(event),
-            created_at=utc_now(),
-        )
-    )
+    """Stage an event in the caller's transaction; it is published only if that commits.
+
+    A plain INSERT on the transaction's connection: the row is never read back
+    by the caller, so building and tracking an ORM object would be wasted.
+    """
+    session.connection().execute(_OUTBOX_INSERT, {
+        "event_id": str(event.event_id),
+        "stream": event.stream,
+        "type": event.type,  # type: ignore[attr-defined]
+        "correlation_id": event.correlation_id,
+        "payload": dump_event(event),
+        "created_at": utc_now(),
+    })
+
+
+_OUTBOX_INSERT = OutboxMessage.__table__.insert()  # type: ignore[attr-defined]
 
 
 def outbox_backlog(engine: Engine) -> int:
