@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 import redis
 from faststream.redis.parser.binary import BinaryMessageFormatV1
 
@@ -136,16 +137,22 @@ def test_poison_messages_end_in_dead_letters_and_the_rest_flows(
         dead_letter_stream(REGISTRATION_STREAM): 3 * 2, dead_letter_stream(INVOICING_STREAM): 3})
 
 
-def test_one_of_two_instances_killed_on_postgresql_leaves_the_other_to_finish_its_work(
-        system: StackFactory, smtp: FaultySmtpServer) -> None:
-    stack = system(postgresql=True, extra={"invoicing-2": "invoicing", "notifications-2": "notifications"})
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_one_of_two_instances_killed_leaves_the_other_to_finish_its_work(
+        system: StackFactory, smtp: FaultySmtpServer, database: str) -> None:
+    stack = system(postgresql=database == "postgresql",
+                   extra={"invoicing-2": "invoicing", "notifications-2": "notifications"})
     burst = Burst(stack.url("registration"), target=TARGET).start()
     burst.wait_accepted(TARGET // 3)
     stack.processes["invoicing-2"].kill()
     stack.processes["notifications-2"].kill()
     burst.join()
     # By Message-ID, for the reason given for kill-notifications: the killed sender's unrecorded sends.
-    drain_and_check("kill-one-of-two-postgresql", stack, smtp, burst, by_message_id=True)
+    assert stack.log_dir is not None
+    handled = {name: (stack.log_dir / f"{name}.log").read_text(errors="replace").count("event handled")
+               for name in ("invoicing", "invoicing-2", "notifications", "notifications-2")}
+    drain_and_check(f"kill-one-of-two-{database}", stack, smtp, burst, by_message_id=True,
+                    notes={"events_handled_per_instance": handled})
 
 
 def test_every_service_stopped_with_sigterm_mid_burst_and_restarted_loses_and_repeats_nothing(
