@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 import anyio.from_thread
 import structlog
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, bindparam, func, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from shared.db import is_sqlite, transaction
@@ -56,6 +56,11 @@ def add_event(session: Session, event: EventBase) -> None:
 
 
 _OUTBOX_INSERT = OutboxMessage.__table__.insert()  # type: ignore[attr-defined]
+_MARK_PUBLISHED = (
+    update(OutboxMessage.__table__)  # type: ignore[attr-defined]
+    .where(OutboxMessage.__table__.c.id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
+    .values(published_at=bindparam("published_at"))
+)
 
 
 def outbox_backlog(engine: Engine) -> int:
@@ -87,6 +92,15 @@ class OutboxRelay:
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self.published = 0
+        # Built once, not per batch.
+        self._query = (
+            select(OutboxMessage)
+            .where(col(OutboxMessage.published_at).is_(None))
+            .order_by(col(OutboxMessage.id))
+            .limit(batch)
+        )
+        if not is_sqlite(engine):
+            self._query = self._query.with_for_update(skip_locked=True)
 
     def notify(self) -> None:
         """Call after committing new outbox rows, to publish them without waiting for the poll."""
@@ -95,15 +109,19 @@ class OutboxRelay:
     async def run(self) -> None:
         log.info("outbox relay started")
         while True:
+            # Cleared before the batch, so a commit notified while it runs is never missed;
+            # a batch that was not full took everything committed before it started, so
+            # the relay waits for the next notify (or the poll) instead of selecting again
+            # at once only to find nothing.
+            self._wake.clear()
             try:
                 sent = await self._run_batch()
             except Exception:
                 log.exception("outbox relay failed; retrying")
                 sent = 0
                 await asyncio.sleep(1.0)
-            if sent:
-                continue  # there may be more right behind
-            self._wake.clear()
+            if sent >= self._batch:
+                continue  # a full batch: there may be more right behind
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
 
@@ -122,22 +140,13 @@ class OutboxRelay:
     def _relay_batch(self) -> int:
         """Publish one batch; runs in a worker thread, holding the rows' locks while it publishes."""
         with transaction(self._engine) as session:
-            query = (
-                select(OutboxMessage)
-                .where(col(OutboxMessage.published_at).is_(None))
-                .order_by(col(OutboxMessage.id))
-                .limit(self._batch)
-            )
-            if not is_sqlite(self._engine):
-                query = query.with_for_update(skip_locked=True)
-            rows = list(session.exec(query))
+            rows = list(session.exec(self._query))
             if not rows:
                 return 0
             anyio.from_thread.run(self._publish, rows)
-            now = utc_now()
-            for row in rows:
-                row.published_at = now
-                session.add(row)
+            # One UPDATE for the batch, not one per row through the unit of work.
+            session.connection().execute(
+                _MARK_PUBLISHED, {"ids": [row.id for row in rows], "published_at": utc_now()})
         self.published += len(rows)
         log.debug("outbox relayed", count=len(rows))
         return len(rows)
