@@ -1,4 +1,7 @@
-"""The invoice PDF: Swedish mandatory contents, extractable text, literal user input, and speed."""
+"""The invoice PDF: Swedish mandatory contents, extractable text and literal user input.
+
+Its speed is measured by `make bench` (pdf_ms), not asserted here.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import io
 import pypdf
 import pytest
 
-from services.invoicing.pdf import median_render_ms, render_invoice_pdf, sample_document
+from services.invoicing.pdf import render_invoice_pdf, sample_document
 
 
 def text_of(pdf: bytes) -> str:
@@ -49,6 +52,9 @@ def test_rendering_is_deterministic_so_a_stored_invoice_can_be_rendered_again() 
     assert render_invoice_pdf(sample_document()) == render_invoice_pdf(sample_document())
 
 
-def test_a_warm_render_of_a_new_invoice_takes_at_most_ten_milliseconds() -> None:
-    # Best of three medians: other processes on a shared CI machine can slow one run down.
-    assert min(median_render_ms(30) for _ in range(3)) <= 10.0
+def test_each_render_shows_its_own_invoice_even_in_quick_succession() -> None:
+    # The warm compiler reads each invoice's data from a file it rewrites: a stale read
+    # would print one buyer's invoice with another's data.
+    for i in range(20):
+        name = f"Kommun nummer {i}"
+        assert name in text_of(render_invoice_pdf(sample_document(buyer_name=name)))
