@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from devtools.stack import SERVICES, Stack
-from tests.faults.harness import API_TOKEN, FINANCE, STAFF
+from tests.faults.harness import API_TOKEN, FINANCE, STAFF, SUMMARY
 from tests.faults.smtp import FaultySmtpServer
 from tests.support.servers import postgres_database
 
@@ -83,3 +83,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "call" and getattr(report, "failed", False):
         item.stash[FAILED] = True
     return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One FAULT line per scenario at the end of the run, also when output is captured."""
+    if SUMMARY:
+        terminalreporter.section("fault scenarios")
+        for line in SUMMARY:
+            terminalreporter.write_line(line)

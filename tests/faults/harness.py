@@ -47,6 +47,7 @@ RUN = "f"
 GROUPS = ((REGISTRATION_STREAM, "invoicing"), (REGISTRATION_STREAM, "notifications"),
           (INVOICING_STREAM, "notifications"), (OPERATIONS_STREAM, "notifications"))
 STAFF = "kansliet@faults.example"
+SUMMARY: list[str] = []  # the FAULT lines of this session, shown at its end
 REPORT = Path(os.environ.get("FAULT_REPORT")
               or Path(__file__).resolve().parents[2] / "var" / "fault-report.jsonl")
 
@@ -254,6 +255,7 @@ def drain_and_check(scenario: str, stack: Stack, smtp: FaultySmtpServer, burst: 
         client.close()
     outcome.notes.update(notes or {})
     print(outcome.line())
+    SUMMARY.append(outcome.line())
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     with REPORT.open("a") as report:
         report.write(json.dumps({"at": time.strftime("%Y-%m-%dT%H:%M:%S"), **asdict(outcome)}) + "\n")
