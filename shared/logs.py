@@ -30,3 +30,5 @@ def configure_logging(service: str, *, fmt: str = "console", level: str = "INFO"
     # FastStream logs every message received and processed; our handlers log what matters.
     logging.getLogger("faststream").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # Start-up and shutdown ("Application shutdown complete") tell an operator where a service is.
+    logging.getLogger("uvicorn.error").setLevel(logging.INFO)
