@@ -78,10 +78,10 @@ class ServiceRuntime:
                                           correlation_id=row.correlation_id, pipeline=pipe)
             await pipe.execute()
 
-    async def _watch_subscribers(self, interval: float = 2.0) -> None:
+    async def _watch_subscribers(self) -> None:
         """Restart a subscriber that stopped, e.g. when Redis lost its group (NOGROUP)."""
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(self.settings.subscriber_watchdog_seconds)
             for stream, subscriber in self._subscribers:
                 if subscriber.running:
                     continue

@@ -37,6 +37,8 @@ class CommonSettings(BaseSettings):
     # An entry pending this long is taken over by the group's reclaimer; keep it
     # well above the slowest handler, or work in progress is claimed twice.
     reclaim_idle_ms: int = Field(30_000, validation_alias="RECLAIM_IDLE_MS")
+    # How often a stopped subscriber (e.g. its group lost in Redis) is restarted.
+    subscriber_watchdog_seconds: float = Field(2.0, gt=0, validation_alias="SUBSCRIBER_WATCHDOG_SECONDS")
     # After this many deliveries an entry goes to the dead-letter stream.
     max_deliveries: int = Field(5, validation_alias="MAX_DELIVERIES")
     # Stream entries every group has acked are trimmed after this many days.

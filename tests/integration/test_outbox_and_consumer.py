@@ -280,3 +280,37 @@ async def test_one_failing_event_in_a_batch_does_not_hold_up_the_others(
     assert calls.count(13) == 2, "the failing handler ran once per delivery"
     await redis.aclose()
     engine.dispose()
+
+
+async def test_two_relays_on_postgresql_share_the_outbox_without_publishing_a_row_twice() -> None:
+    from tests.support.servers import postgres_database
+
+    with postgres_database() as url:
+        engine = make_engine(url)
+        create_tables(engine, [OutboxMessage])
+        events = [signup(i) for i in range(300)]
+        for start in range(0, len(events), 50):
+            with transaction(engine) as session:
+                for event in events[start:start + 50]:
+                    add_event(session, event)
+
+        published: dict[str, list[str]] = {"a": [], "b": []}
+
+        def publisher(name: str) -> Callable[[list[OutboxMessage]], Any]:
+            async def publish(rows: list[OutboxMessage]) -> None:
+                await asyncio.sleep(0.01)  # hold the row locks a while, so the relays overlap
+                published[name] += [row.event_id for row in rows]
+            return publish
+
+        relays = [OutboxRelay(engine, publisher(name), batch=20, poll_seconds=0.05) for name in published]
+        tasks = [asyncio.create_task(relay.run()) for relay in relays]
+        try:
+            await eventually(lambda: outbox_backlog(engine) == 0, timeout=30)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        everything = published["a"] + published["b"]
+        assert sorted(everything) == sorted(str(e.event_id) for e in events), "each row exactly once"
+        assert published["a"] and published["b"], "both relays took part"
+        engine.dispose()
