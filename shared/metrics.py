@@ -6,7 +6,6 @@ the database when Prometheus scrapes, so they are never stale.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -30,7 +29,6 @@ DEAD_LETTERS = Gauge("reglab_dead_letters", "Entries in the dead-letter stream",
 MAIL_QUEUE = Gauge("reglab_mail_queue", "Emails by status", ["status"], registry=REGISTRY)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-ExtraGauges = Callable[[], Awaitable[None]]
 
 
 async def collect_stream_gauges(redis: Redis, streams: list[str], group: str) -> None:
