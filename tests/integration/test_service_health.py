@@ -1,4 +1,4 @@
-"""A service notices a subscriber that stopped: /healthz says so, and the watchdog brings it back."""
+"""Health and metrics: /healthz notices a stopped subscriber, the watchdog brings it back, /metrics counts."""
 
 from __future__ import annotations
 
@@ -44,3 +44,27 @@ def test_a_subscriber_whose_group_vanished_is_restarted_and_reads_again(
         invoices = wait_for(lambda: client.get("/api/v1/invoices", headers=AUTH).json(),
                             what="the sign-up invoiced after the restart")
         assert len(invoices) == 1
+
+
+def metric(text: str, name: str) -> float:
+    """The value of one sample line in Prometheus text, 0 when absent."""
+    for line in text.splitlines():
+        if line.split(" ")[0] == name:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_show_events_handled_lag_pending_backlog_and_dead_letters(
+        database_url: str, redis_server: RedisServer) -> None:
+    handled = 'reglab_events_handled_total{stream="reglab.registration",type="signup.completed"}'
+    group = '{group="invoicing",stream="reglab.registration"}'
+    with TestClient(create_app(invoicing_settings(database_url, redis_server.url))) as client:
+        before = metric(client.get("/metrics").text, handled)
+        publish(redis_server.url, signup_event(1, [(1, "ung-region")]), signup_event(2, [(2, "rus")]))
+        wait_for(lambda: len(client.get("/api/v1/invoices", headers=AUTH).json()) == 2, what="invoices")
+        text = wait_for(lambda: (t := client.get("/metrics").text)
+                        and metric(t, "reglab_outbox_backlog") == 0 and t, what="outbox drained")
+    assert metric(text, handled) == before + 2
+    assert metric(text, f"reglab_consumer_lag{group}") == 0
+    assert metric(text, f"reglab_consumer_pending{group}") == 0
+    assert 'reglab_dead_letters{stream="reglab.registration"} 0.0' in text
