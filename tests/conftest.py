@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.failures import FAILED
 from tests.support.servers import RedisServer, SmtpServer, postgres_database
 
 
@@ -34,3 +35,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     else:
         with postgres_database() as url:
             yield url
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    report = yield
+    if call.when == "call" and getattr(report, "failed", False):
+        item.stash[FAILED] = True
+    return report

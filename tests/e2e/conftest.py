@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from devtools.stack import SERVICES, Stack
+from tests.support.failures import print_logs_if_failed
 from tests.support.servers import SmtpServer, postgres_database
 
 API_TOKEN = "e2e-token-0123456789abcdef"
@@ -40,17 +41,5 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, smtp_server: SmtpServe
             yield system
         finally:
             system.stop()
-            if request.node.stash.get(FAILED, False):
-                for log in sorted((tmp_path / "logs").glob("*.log")):
-                    print(f"===== {log.name} =====\n{log.read_text(errors='replace')[-6000:]}")
+            print_logs_if_failed(request, tmp_path / "logs", 6000)
 
-
-FAILED = pytest.StashKey[bool]()
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
-    report = yield
-    if call.when == "call" and getattr(report, "failed", False):
-        item.stash[FAILED] = True
-    return report

@@ -17,6 +17,7 @@ import pytest
 from devtools.stack import SERVICES, Stack
 from tests.faults.harness import API_TOKEN, FINANCE, STAFF, SUMMARY
 from tests.faults.smtp import FaultySmtpServer
+from tests.support.failures import print_logs_if_failed
 from tests.support.servers import postgres_database
 
 SHORT_TIMINGS = {
@@ -69,20 +70,8 @@ def system(request: pytest.FixtureRequest, tmp_path: Path, smtp: FaultySmtpServe
         finally:
             for stack in stacks:
                 stack.stop()
-            if request.node.stash.get(FAILED, False):
-                for log in sorted((tmp_path / "logs").glob("*.log")):
-                    print(f"===== {log.name} =====\n{log.read_text(errors='replace')[-5000:]}")
+            print_logs_if_failed(request, tmp_path / "logs", 5000)
 
-
-FAILED = pytest.StashKey[bool]()
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
-    report = yield
-    if call.when == "call" and getattr(report, "failed", False):
-        item.stash[FAILED] = True
-    return report
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
