@@ -48,9 +48,9 @@ class FeeDecision:
 
 def vat_rate_for(policy: FeePolicy, override: Decimal | None = None) -> Decimal:
     """The rate charged: the override replaces the policy's rate, never its outside-scope decision."""
-    if policy.vat_treatment == "outside_scope":
-        return Decimal(0)
-    return policy.vat_rate if override is None else override
+    if override is not None and policy.vat_treatment == "standard":
+        return override
+    return policy.effective_vat_rate
 
 
 def decide_fees(
