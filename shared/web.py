@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import jinja2
@@ -25,6 +25,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.metrics import CONTENT_TYPE
 from shared.money import format_sek
 from shared.settings import CommonSettings
+
+if TYPE_CHECKING:
+    from shared.runtime import ServiceRuntime
 
 SHARED_TEMPLATES = Path(__file__).parent / "templates"
 SHARED_STATIC = Path(__file__).parent / "static"
@@ -88,9 +91,7 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def install_common(app: FastAPI, settings: CommonSettings,
-                   health: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]],
-                   metrics: Callable[[], Awaitable[bytes]] | None = None) -> None:
+def install_common(app: FastAPI, settings: CommonSettings, runtime: ServiceRuntime) -> None:
     """Static files, security headers, ``/healthz``, ``/metrics`` and the login pages."""
     app.mount("/static", StaticFiles(directory=SHARED_STATIC), name="static")
 
@@ -98,17 +99,13 @@ def install_common(app: FastAPI, settings: CommonSettings,
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:
-        healthy, checks = await health()
+        healthy, checks = await runtime.health()
         return JSONResponse({"status": "ok" if healthy else "unhealthy", "checks": checks},
                             status_code=200 if healthy else 503)
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
-    async def prometheus_metrics(request: Request) -> Response:
-        # The service's runtime (app.state.runtime) knows its streams and database.
-        scrape = metrics or getattr(getattr(request.app.state, "runtime", None), "metrics", None)
-        if scrape is None:
-            raise HTTPException(404)
-        return Response(await scrape(), media_type=CONTENT_TYPE)
+    async def prometheus_metrics() -> Response:
+        return Response(await runtime.metrics(), media_type=CONTENT_TYPE)
 
     app.include_router(login_router(settings))
 

@@ -41,7 +41,7 @@ def create_app(settings: InvoicingSettings | None = None, context: InvoicingCont
                     after_commit=runtime.relay.notify)
     app = FastAPI(title="Reglab Nätverk – fakturering", version="1", lifespan=runtime.lifespan)
     app.state.runtime = runtime
-    install_common(app, settings, runtime.health)
+    install_common(app, settings, runtime)
     app.include_router(api_router(settings, runtime.engine))
     app.include_router(pages_router(settings, runtime.engine))
     app.include_router(dead_letters_router(settings, runtime.dead_letters, home=("/", "Fakturor")))

@@ -44,7 +44,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     runtime.extra_metrics.append(mail_queue_gauge)
 
     app = FastAPI(title="Reglab Nätverk – e-post", version="1", lifespan=runtime.lifespan)
-    install_common(app, settings, runtime.health)
+    install_common(app, settings, runtime)
     app.include_router(make_router(settings, runtime.engine, wake=sender.wake))
     app.include_router(dead_letters_router(settings, runtime.dead_letters, home=("/", "E-postlogg")))
     app.state.runtime = runtime

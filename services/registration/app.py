@@ -36,7 +36,7 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
                   description="Anmälan av organisationer till Reglabs nätverk.")
     app.state.runtime = runtime
     app.state.policies = policies
-    install_common(app, settings, runtime.health)
+    install_common(app, settings, runtime)
     app.include_router(api_router(runtime, policies))
     app.include_router(pages_router(runtime, policies, settings))
     app.include_router(dead_letters_router(settings, runtime.dead_letters,
