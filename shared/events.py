@@ -102,6 +102,167 @@ class InvoiceIssued(EventBase):
     total: Decimal
     ocr: str
     pdf_base64: str
+    # For a credit note: the number of the invoice it credits.
+    credited_number: str | None = None
+
+
+class MembershipCancelled(EventBase):
+    """Staff cancelled a membership; invoicing credits its fee if one was invoiced."""
+
+    stream: ClassVar[str] = REGISTRATION_STREAM
+    type: Literal["membership.cancelled"] = "membership.cancelled"
+    version: Literal[1] = 1
+    membership_id: int
+    organisation: OrganisationSnapshot
+    network_code: str
+    network_name: str
+    year: int
+    reason: str = ""
+    cancelled_by: str = ""
+
+
+class MembershipsRenewed(EventBase):
+    """The yearly run renewed an organisation's memberships into a new year (one event per organisation)."""
+
+    stream: ClassVar[str] = REGISTRATION_STREAM
+    type: Literal["memberships.renewed"] = "memberships.renewed"
+    version: Literal[1] = 1
+    renewal_run_id: int
+    organisation: OrganisationSnapshot
+    contact: Contact
+    from_year: int
+    year: int
+    memberships: tuple[MembershipInfo, ...]
+
+
+class InvoicePaid(EventBase):
+    """Payments registered against an invoice now cover its total (``status`` paid or overpaid)."""
+
+    stream: ClassVar[str] = INVOICING_STREAM
+    type: Literal["invoice.paid"] = "invoice.paid"
+    version: Literal[1] = 1
+    number: str
+    organisation: OrganisationSnapshot
+    status: Literal["paid", "overpaid"]
+    total: Decimal
+    paid_amount: Decimal
+    paid_on: date
+
+
+class InvoiceOverdue(EventBase):
+    """Published once a day for each invoice past its due date with money outstanding."""
+
+    stream: ClassVar[str] = INVOICING_STREAM
+    type: Literal["invoice.overdue"] = "invoice.overdue"
+    version: Literal[1] = 1
+    number: str
+    organisation: OrganisationSnapshot
+    issue_date: date
+    due_date: date
+    as_of: date
+    total: Decimal
+    outstanding: Decimal
+    ocr: str
+
+
+class MeetingInfo(Contract):
+    """A meeting as invitations and reminders show it."""
+
+    meeting_id: int
+    network_code: str
+    network_name: str
+    title: str
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    venue: str = ""
+    address: str = ""
+    agenda: str = ""
+    capacity: int
+    registration_deadline: date
+    # Bumped on every change: the .ics SEQUENCE.
+    sequence: int = 0
+
+
+class Invitee(Contract):
+    contact_id: int
+    name: str
+    email: str
+    organisation_id: int
+    organisation_name: str
+
+
+class MeetingScheduled(EventBase):
+    stream: ClassVar[str] = REGISTRATION_STREAM
+    type: Literal["meeting.scheduled"] = "meeting.scheduled"
+    version: Literal[1] = 1
+    meeting: MeetingInfo
+    invitees: tuple[Invitee, ...]
+
+
+class MeetingUpdated(EventBase):
+    stream: ClassVar[str] = REGISTRATION_STREAM
+    type: Literal["meeting.updated"] = "meeting.updated"
+    version: Literal[1] = 1
+    meeting: MeetingInfo
+    # Field name → (before, after), in Swedish labels, for the change notice.
+    changes: tuple[tuple[str, str, str], ...] = ()
+    invitees: tuple[Invitee, ...]
+
+
+class MeetingCancelled(EventBase):
+    stream: ClassVar[str] = REGISTRATION_STREAM
+    type: Literal["meeting.cancelled"] = "meeting.cancelled"
+    version: Literal[1] = 1
+    meeting: MeetingInfo
+    reason: str = ""
+    invitees: tuple[Invitee, ...]
+
+
+class Participant(Contract):
+    participant_id: int
+    name: str
+    email: str
+    organisation_name: str
+    contact_id: int | None = None
+
+
+class ParticipantRegistered(EventBase):
+    """Someone signed up for a meeting: ``status`` registered, or waiting when it is full."""
+
+    stream: ClassVar[str] = REGISTRATION_STREAM
+    type: Literal["participant.registered"] = "participant.registered"
+    version: Literal[1] = 1
+    meeting: MeetingInfo
+    participant: Participant
+    status: Literal["registered", "waiting"]
+
+
+class ParticipantCancelled(EventBase):
+    stream: ClassVar[str] = REGISTRATION_STREAM
+    type: Literal["participant.cancelled"] = "participant.cancelled"
+    version: Literal[1] = 1
+    meeting: MeetingInfo
+    participant: Participant
+
+
+class ParticipantPromoted(EventBase):
+    """A freed place went to the first on the waiting list."""
+
+    stream: ClassVar[str] = REGISTRATION_STREAM
+    type: Literal["participant.promoted"] = "participant.promoted"
+    version: Literal[1] = 1
+    meeting: MeetingInfo
+    participant: Participant
+
+
+class ContactUnsubscribed(EventBase):
+    """A contact asked for no more invitations (through the signed link in one)."""
+
+    stream: ClassVar[str] = REGISTRATION_STREAM
+    type: Literal["contact.unsubscribed"] = "contact.unsubscribed"
+    version: Literal[1] = 1
+    contact_id: int
+    email: str
 
 
 class DeadLetterRecorded(EventBase):
@@ -125,7 +286,22 @@ class DeadLetterRecorded(EventBase):
     source_event_id: str = ""
 
 
-AnyEventModel = SignupCompleted | InvoiceIssued | DeadLetterRecorded
+AnyEventModel = (
+    SignupCompleted
+    | MembershipCancelled
+    | MembershipsRenewed
+    | MeetingScheduled
+    | MeetingUpdated
+    | MeetingCancelled
+    | ParticipantRegistered
+    | ParticipantCancelled
+    | ParticipantPromoted
+    | ContactUnsubscribed
+    | InvoiceIssued
+    | InvoicePaid
+    | InvoiceOverdue
+    | DeadLetterRecorded
+)
 AnyEvent = Annotated[AnyEventModel, Field(discriminator="type")]
 _event_adapter: TypeAdapter[AnyEventModel] = TypeAdapter(AnyEvent)
 
