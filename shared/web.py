@@ -11,7 +11,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
 import jinja2
@@ -161,8 +161,16 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
-def staff_api(settings: CommonSettings) -> Callable[[Request], str]:
-    """Dependency for JSON endpoints: a bearer token or a staff session, else 401."""
+# Who may act: "staff" (the secretariat), "finance", and "admin" (everything).
+Role = Literal["staff", "finance", "admin"]
+
+
+def staff_api(settings: CommonSettings, *roles: Role) -> Callable[[Request], str]:
+    """Dependency for JSON endpoints: a bearer token or a session, else 401.
+
+    ``roles`` names who may call the endpoint (admin always may). Until user
+    accounts exist the single configured admin holds every role.
+    """
 
     def dependency(request: Request) -> str:
         if bearer_valid(request, settings):
@@ -175,8 +183,8 @@ def staff_api(settings: CommonSettings) -> Callable[[Request], str]:
     return dependency
 
 
-def staff_page(settings: CommonSettings) -> Callable[[Request], str]:
-    """Dependency for HTML pages: a staff session, else a redirect to the login page."""
+def staff_page(settings: CommonSettings, *roles: Role) -> Callable[[Request], str]:
+    """Dependency for HTML pages: a session, else a redirect to the login page (``roles`` as for the API)."""
 
     def dependency(request: Request) -> str:
         user = session_user(request, settings)
