@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
 
+from shared.audit import AuditEntry
 from shared.consumer import EventHandler, ProcessedEvent, ensure_group, subscribe
 from shared.db import create_tables, make_engine
 from shared.deadletters import DeadLetterStore
@@ -38,7 +39,7 @@ class ServiceRuntime:
         self.service = service
         self.settings = settings
         self.engine: Engine = make_engine(database_url)
-        self._models: list[type[SQLModel]] = [*models, OutboxMessage, ProcessedEvent]
+        self._models: list[type[SQLModel]] = [*models, OutboxMessage, ProcessedEvent, AuditEntry]
         # FastStream logs every message at INFO with its own handler; route it through
         # the standard logging set up in shared.logs, where only warnings show.
         self.broker = RedisBroker(settings.redis_url, logger=logging.getLogger("faststream.reglab"))

@@ -28,6 +28,8 @@ class CommonSettings(BaseSettings):
     admin_user: str = Field("admin", validation_alias="REGLAB_ADMIN_USER")
     admin_password: str = Field(DEV_TOKEN, validation_alias="REGLAB_ADMIN_PASSWORD")
     secret_key: str = Field(DEV_SECRET, validation_alias="REGLAB_SECRET_KEY")
+    # Where people reach the registration service: emailed links (meeting sign-up, unsubscribe) start here.
+    registration_public_url: str = Field("http://127.0.0.1:8000", validation_alias="REGISTRATION_PUBLIC_URL")
     var_dir: Path = Field(Path("var"), validation_alias="REGLAB_VAR_DIR")
     log_format: Literal["console", "json"] = Field("console", validation_alias="LOG_FORMAT")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
