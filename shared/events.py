@@ -255,6 +255,16 @@ class ParticipantPromoted(EventBase):
     participant: Participant
 
 
+class NetworkWeeksSet(EventBase):
+    """Staff set a year's network weeks (ISO week numbers); the staff digest looks ahead over them."""
+
+    stream: ClassVar[str] = REGISTRATION_STREAM
+    type: Literal["network_weeks.set"] = "network_weeks.set"
+    version: Literal[1] = 1
+    year: int
+    weeks: tuple[int, ...]
+
+
 class ContactUnsubscribed(EventBase):
     """A contact asked for no more invitations (through the signed link in one)."""
 
@@ -296,6 +306,7 @@ AnyEventModel = (
     | ParticipantRegistered
     | ParticipantCancelled
     | ParticipantPromoted
+    | NetworkWeeksSet
     | ContactUnsubscribed
     | InvoiceIssued
     | InvoicePaid
