@@ -75,6 +75,9 @@ class InvoiceDocument(Snapshot):
     payment_terms_days: int
     currency: str = "SEK"
     ocr: str
+    # A credit note names the invoice it credits (printed, and the UBL BillingReference).
+    credited_number: str | None = None
+    credited_issue_date: date | None = None
     seller: Seller
     buyer: Buyer
     lines: tuple[DocumentLine, ...]
