@@ -30,6 +30,8 @@ class CommonSettings(BaseSettings):
     secret_key: str = Field(DEV_SECRET, validation_alias="REGLAB_SECRET_KEY")
     # Where people reach the registration service: emailed links (meeting sign-up, unsubscribe) start here.
     registration_public_url: str = Field("http://127.0.0.1:8000", validation_alias="REGISTRATION_PUBLIC_URL")
+    # Tests on real processes move time by writing an ISO timestamp to this file (see shared/clock.py).
+    clock_file: Path | None = Field(None, validation_alias="REGLAB_CLOCK_FILE")
     var_dir: Path = Field(Path("var"), validation_alias="REGLAB_VAR_DIR")
     log_format: Literal["console", "json"] = Field("console", validation_alias="LOG_FORMAT")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
