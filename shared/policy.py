@@ -8,15 +8,19 @@ change by dropping a file in the directory named by ``FEE_POLICY_DIR``.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from shared.money import money
 
 BUILTIN_POLICY_DIR = Path(__file__).parent / "policies"
+# The Swedish VAT rates (ML 2023:200 ch. 9); Peppol's SE-R-006 allows only these for standard rating.
+SWEDISH_VAT_RATES = (Decimal("0.25"), Decimal("0.12"), Decimal("0.06"))
 
 
 class PolicyError(ValueError):
@@ -38,7 +42,7 @@ class Exemption(BaseModel):
 
 class FeePolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    year: int
+    year: int = Field(ge=2000, le=2100)
     currency: Literal["SEK"] = "SEK"
     fee: Decimal
     vat_treatment: Literal["standard", "outside_scope"] = "standard"
@@ -72,6 +76,9 @@ class FeePolicy(BaseModel):
     def _consistent(self) -> FeePolicy:
         if self.vat_treatment == "outside_scope" and not self.vat_note.strip():
             raise ValueError("vat_note must give the legal text when fees are outside the scope of VAT")
+        if self.vat_treatment == "standard" and self.vat_rate not in SWEDISH_VAT_RATES:
+            raise ValueError(f"vat_rate {self.vat_rate} is not a Swedish VAT rate (\"0.25\", \"0.12\" or "
+                             "\"0.06\"); a fee without VAT is vat_treatment = \"outside_scope\"")
         codes = [e.network for e in self.exemptions]
         if len(codes) != len(set(codes)):
             raise ValueError("a network is exempted twice")
@@ -101,27 +108,59 @@ def fee_for(policy: FeePolicy, network_code: str) -> Fee:
     return Fee(amount=policy.fee)
 
 
-def parse_policy(text: str, source: str = "<policy>") -> FeePolicy:
+_MESSAGES = {
+    "missing": "is missing",
+    "extra_forbidden": "is not a policy setting (a typo?)",
+}
+
+
+def _problem(error: ErrorDetails) -> str:
+    location = ".".join(str(p) for p in error["loc"]) or "file"
+    message = _MESSAGES.get(error["type"], error["msg"]).removeprefix("Value error, ")
+    if location.endswith(".reason") and error["type"] == "missing":
+        message += ": every exemption needs its reason, printed for finance and the member"
+    return f"{location}: {message}"
+
+
+def parse_policy(text: str, source: str = "<policy>",
+                 network_codes: Collection[str] | None = None) -> FeePolicy:
+    """One policy file's text, validated; ``network_codes``, when given, are the networks it may name.
+
+    Every problem is reported at once, each with the file and the setting it
+    concerns, so finance can fix a new year's file in one go.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(f"{source}: not valid TOML: {error}") from error
     try:
-        return FeePolicy.model_validate(data)
+        policy = FeePolicy.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in error.errors()
-        )
+        problems = "; ".join(_problem(e) for e in error.errors())
         raise PolicyError(f"{source}: {problems}") from error
+    if network_codes is not None:
+        unknown = [e.network for e in policy.exemptions if e.network not in network_codes]
+        if unknown:
+            raise PolicyError(f"{source}: exemptions: unknown network code(s) {', '.join(unknown)} "
+                              f"(known: {', '.join(sorted(network_codes))})")
+    stem = Path(source).stem
+    if stem.isdigit() and len(stem) == 4 and int(stem) != policy.year:
+        raise PolicyError(f"{source}: year is {policy.year} but the file is named for {stem}")
+    return policy
 
 
-def load_policies(*directories: Path | None) -> dict[int, FeePolicy]:
-    """Load every ``*.toml`` policy; a later directory overrides an earlier one's year."""
+def load_policies(*directories: Path | None,
+                  network_codes: Collection[str] | None = None) -> dict[int, FeePolicy]:
+    """Load every ``*.toml`` policy; a later directory overrides an earlier one's year.
+
+    A broken file raises ``PolicyError`` naming the file, so a service refuses
+    to start with a wrong policy rather than bill from it.
+    """
     policies: dict[int, FeePolicy] = {}
     for directory in (BUILTIN_POLICY_DIR, *directories):
         if directory is None or not directory.is_dir():
             continue
         for path in sorted(directory.glob("*.toml")):
-            policy = parse_policy(path.read_text(encoding="utf-8"), str(path))
+            policy = parse_policy(path.read_text(encoding="utf-8"), str(path), network_codes)
             policies[policy.year] = policy
     return policies

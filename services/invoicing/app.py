@@ -27,7 +27,7 @@ def build_context(settings: InvoicingSettings) -> InvoicingContext:
         seller=seller_from(settings),
         render_pdf=render_invoice_pdf,
         payment_terms_days=settings.payment_terms_days,
-        vat_rate_override=settings.vat_rate_override,
+        round_to_krona=settings.round_to_krona,
         timezone=ZoneInfo(settings.timezone),
     )
 

@@ -1,4 +1,7 @@
-"""Invoicing rules, pure: fee decisions, totals and VAT, invoice numbers, OCR, dates.
+"""Invoicing rules, pure: fee decisions, invoice numbers, dates and the invoice document.
+
+Amounts are computed by ``shared.money`` (``compute_totals``), OCR references
+by ``services.invoicing.ocr``; both are re-exported here for the handlers.
 
 No I/O, no clock, no environment: the handler passes in today's date, the
 loaded policies and what the database already knows. So every rule here is
@@ -13,8 +16,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from stdnum import luhn
-
 from services.invoicing.document import (
     Buyer,
     DocumentLine,
@@ -22,8 +23,12 @@ from services.invoicing.document import (
     Seller,
     VatGroupLine,
 )
+from services.invoicing.ocr import ocr_reference as ocr_reference
+from services.invoicing.ocr import valid_ocr as valid_ocr
 from shared.events import MembershipInfo
-from shared.money import money, vat_of
+from shared.money import Totals as Totals
+from shared.money import VatGroup as VatGroup
+from shared.money import compute_totals, money
 from shared.policy import FeePolicy, fee_for
 
 
@@ -46,20 +51,16 @@ class FeeDecision:
     vat_note: str = ""
 
 
-def vat_rate_for(policy: FeePolicy, override: Decimal | None = None) -> Decimal:
-    """The rate charged: the override replaces the policy's rate, never its outside-scope decision."""
-    if override is not None and policy.vat_treatment == "standard":
-        return override
-    return policy.effective_vat_rate
-
-
 def decide_fees(
     policies: Mapping[int, FeePolicy],
     memberships: Iterable[MembershipInfo],
     already_decided: Collection[int] = (),
-    vat_rate_override: Decimal | None = None,
 ) -> list[FeeDecision]:
-    """One decision per membership not yet decided, from our own policy (never the event's fee fields)."""
+    """One decision per membership not yet decided, from our own policy (never the event's fee fields).
+
+    The VAT rate is the policy's, and only the policy's: registration's receipt
+    reads the same file, so the receipt and the invoice always agree.
+    """
     decisions: list[FeeDecision] = []
     seen = set(already_decided)
     for membership in memberships:
@@ -77,53 +78,10 @@ def decide_fees(
             continue
         decisions.append(FeeDecision(
             membership, Outcome.INVOICED, amount=fee.amount,
-            vat_rate=vat_rate_for(policy, vat_rate_override),
+            vat_rate=policy.effective_vat_rate,
             vat_note=policy.vat_note if policy.vat_treatment == "outside_scope" else "",
         ))
     return decisions
-
-
-@dataclass(frozen=True)
-class VatGroup:
-    rate: Decimal
-    net: Decimal
-    vat: Decimal
-
-
-@dataclass(frozen=True)
-class Totals:
-    """An invoice's amounts; refuses to exist unless net + VAT is exactly the total."""
-
-    net: Decimal
-    vat: Decimal
-    total: Decimal
-    groups: tuple[VatGroup, ...]
-
-    def __post_init__(self) -> None:
-        if self.net + self.vat != self.total:
-            raise ValueError(f"net {self.net} + VAT {self.vat} != total {self.total}")
-        if sum((g.net for g in self.groups), Decimal(0)) != self.net:
-            raise ValueError("the VAT groups' net does not add up to the invoice's net")
-        if sum((g.vat for g in self.groups), Decimal(0)) != self.vat:
-            raise ValueError("the VAT groups' VAT does not add up to the invoice's VAT")
-
-
-def compute_totals(lines: Sequence[tuple[Decimal, Decimal]]) -> Totals:
-    """Totals from (net amount, VAT rate) lines.
-
-    VAT is computed once per rate on that rate's summed net, not per line, so
-    rounding happens once (the way Swedish invoices state VAT per rate).
-    """
-    by_rate: dict[Decimal, Decimal] = {}
-    for amount, rate in lines:
-        by_rate[rate] = by_rate.get(rate, Decimal(0)) + money(amount)
-    groups = tuple(
-        VatGroup(rate=rate, net=money(net), vat=vat_of(net, rate))
-        for rate, net in sorted(by_rate.items(), reverse=True)
-    )
-    net = money(sum((g.net for g in groups), Decimal(0)))
-    vat = money(sum((g.vat for g in groups), Decimal(0)))
-    return Totals(net=net, vat=vat, total=net + vat, groups=groups)
 
 
 def format_rate(rate: Decimal) -> str:
@@ -151,27 +109,6 @@ def format_invoice_number(series: str, sequence: int) -> str:
     if sequence < 1:
         raise ValueError("invoice numbers start at 1")
     return f"{series}-{sequence:05d}"
-
-
-def ocr_reference(invoice_number: str) -> str:
-    """A Bankgiro OCR reference: the number's digits, a length digit and a Luhn check digit.
-
-    The length digit is the whole reference's length (check digit included)
-    modulo 10, so Bankgirot's "hard" OCR check also catches a dropped digit.
-    """
-    digits = "".join(ch for ch in invoice_number if ch.isdigit())
-    if not digits:
-        raise ValueError(f"invoice number {invoice_number!r} has no digits")
-    body = digits + str((len(digits) + 2) % 10)
-    reference = body + luhn.calc_check_digit(body)
-    if len(reference) > 25:
-        raise ValueError("an OCR reference has at most 25 digits")
-    return reference
-
-
-def ocr_valid(reference: str) -> bool:
-    return (reference.isdigit() and 2 <= len(reference) <= 25
-            and int(reference[-2]) == len(reference) % 10 and luhn.is_valid(reference))
 
 
 def format_org_number(org_number: str) -> str:
@@ -203,8 +140,13 @@ def build_invoice(
     seller: Seller,
     buyer: Buyer,
     decisions: Sequence[FeeDecision],
+    round_to_krona: bool = False,
 ) -> InvoiceDocument:
-    """The snapshot of an invoice for the invoiced decisions, totals checked."""
+    """The snapshot of an invoice for the invoiced decisions, totals checked.
+
+    ``round_to_krona`` rounds what is payable to whole kronor and states the
+    difference as öresavrundning (printed, and UBL PayableRoundingAmount).
+    """
     lines: list[DocumentLine] = []
     notes: list[str] = []
     for decision in decisions:
@@ -222,11 +164,12 @@ def build_invoice(
             notes.append(decision.vat_note)
     if not lines:
         raise ValueError("an invoice needs at least one line")
-    totals = compute_totals([(line.amount, line.vat_rate) for line in lines])
+    totals = compute_totals([(line.amount, line.vat_rate) for line in lines], round_to_krona=round_to_krona)
     return InvoiceDocument(
         number=number, kind="invoice", issue_date=issue_date,
         due_date=due_date(issue_date, payment_terms_days), payment_terms_days=payment_terms_days,
         ocr=ocr_reference(number), seller=seller, buyer=buyer, lines=tuple(lines),
         vat_groups=tuple(VatGroupLine(rate=g.rate, net=g.net, vat=g.vat) for g in totals.groups),
-        net=totals.net, vat=totals.vat, total=totals.total, notes=tuple(notes),
+        net=totals.net, vat=totals.vat, total=totals.total, notes=tuple(notes), rounding=totals.rounding,
+        vat_exemption_reason=" ".join(notes),
     )

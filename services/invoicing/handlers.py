@@ -11,7 +11,6 @@ import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -46,7 +45,7 @@ class InvoicingContext:
     seller: Seller
     render_pdf: Callable[[InvoiceDocument], bytes]
     payment_terms_days: int = 30
-    vat_rate_override: Decimal | None = None
+    round_to_krona: bool = False
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Stockholm"))
     clock: Callable[[], datetime] = utc_now
 
@@ -110,15 +109,15 @@ def invoice_signup(session: Session, event: SignupCompleted, context: InvoicingC
             # Registration knew it, we never decided on it: our ledger says it is unpaid, so bill it.
             log.warning("existing membership without a fee decision", membership_id=membership.membership_id)
 
-    decisions = decide_fees(context.policies, event.memberships, already_decided=final,
-                            vat_rate_override=context.vat_rate_override)
+    decisions = decide_fees(context.policies, event.memberships, already_decided=final)
     to_invoice = [d for d in decisions if d.outcome is Outcome.INVOICED]
     invoice = None
     if to_invoice:
         sequence, number = take_number(session, counter)
         document = build_invoice(number=number, issue_date=issue_date,
                                  payment_terms_days=context.payment_terms_days, seller=context.seller,
-                                 buyer=buyer_from(event), decisions=to_invoice)
+                                 buyer=buyer_from(event), decisions=to_invoice,
+                                 round_to_krona=context.round_to_krona)
         pdf = context.render_pdf(document)
         invoice = _store_invoice(session, event, document, counter.series, sequence, pdf, now)
         add_event(session, _issued_event(event, document, pdf, now))

@@ -28,8 +28,9 @@ from typing import Any
 
 import typst
 
-from services.invoicing.document import Buyer, InvoiceDocument, Seller
-from services.invoicing.domain import FeeDecision, Outcome, build_invoice, format_rate, ocr_reference
+from services.invoicing.document import Buyer, InvoiceDocument, Seller, VatGroupLine
+from services.invoicing.domain import FeeDecision, Outcome, build_invoice, format_rate
+from services.invoicing.ocr import ocr_reference
 from shared.events import MembershipInfo
 from shared.money import format_sek
 
@@ -46,11 +47,43 @@ def _period(start: date, end: date) -> str:
     return f"{start.isoformat()}–{end.isoformat()}"
 
 
+def _vat_rows(document: InvoiceDocument) -> list[dict[str, str]]:
+    """Per VAT rate: the taxable amount (underlag) and the VAT, as ML ch. 17 § 24 asks."""
+    rows = []
+    for group in document.vat_groups:
+        if group.vat_category == "S":
+            rows.append({"label": f"Underlag moms {format_rate(group.rate)}", "amount": _amount(group.net)})
+            rows.append({"label": f"Moms {format_rate(group.rate)}", "amount": _amount(group.vat)})
+        else:
+            rows.append({"label": "Belopp utan moms (utanför momsens tillämpningsområde)",
+                         "amount": _amount(group.net)})
+            rows.append({"label": "Moms", "amount": _amount(group.vat)})
+    return rows
+
+
+def _credit_reference(document: InvoiceDocument) -> str:
+    if document.kind != "credit_note" or not document.credited_number:
+        return ""
+    date_text = f" ({document.credited_issue_date.isoformat()})" if document.credited_issue_date else ""
+    return f"Avser faktura {document.credited_number}{date_text}"
+
+
+def _payment_instruction(document: InvoiceDocument) -> str:
+    seller = document.seller
+    if document.kind == "credit_note":
+        return (f"Kreditfakturan minskar det ni ska betala till {seller.name}; ett redan betalt belopp "
+                f"betalas tillbaka. Frågor om kreditfakturan: {seller.email}.")
+    return (f"Betala till bankgiro {seller.bankgiro} senast {document.due_date.isoformat()} "
+            f"och ange OCR-nummer {document.ocr}. Frågor om fakturan: {seller.email}.")
+
+
 def view_model(document: InvoiceDocument) -> dict[str, Any]:
     """Everything the template prints, as ready-made strings."""
     seller, buyer = document.seller, document.buyer
+    credit = document.kind == "credit_note"
     return {
         "title": TITLES[document.kind],
+        "credit_reference": _credit_reference(document),
         "number": document.number,
         "issue_date": document.issue_date.isoformat(),
         "due_date": document.due_date.isoformat(),
@@ -89,16 +122,12 @@ def view_model(document: InvoiceDocument) -> dict[str, Any]:
             for line in document.lines
         ],
         "net": _amount(document.net),
-        "vat_groups": [
-            {"label": f"Moms {format_rate(group.rate)}", "amount": _amount(group.vat)}
-            for group in document.vat_groups
-        ],
-        "total": _amount(document.total),
+        "vat_groups": _vat_rows(document),
+        "rounding": _amount(document.rounding) if document.rounding else "",
+        "total_label": "Att återfå" if credit else "Att betala",
+        "total": _amount(document.payable),
         "notes": list(document.notes),
-        "payment_instruction": (
-            f"Betala till bankgiro {seller.bankgiro} senast {document.due_date.isoformat()} "
-            f"och ange OCR-nummer {document.ocr}. Frågor om fakturan: {seller.email}."
-        ),
+        "payment_instruction": _payment_instruction(document),
     }
 
 
@@ -153,15 +182,27 @@ def render_invoice_pdf(document: InvoiceDocument) -> bytes:
     return default_renderer().render(document)
 
 
-def sample_document(buyer_name: str = "Region Västerbotten", lines: int = 2) -> InvoiceDocument:
-    """A realistic invoice for benchmarks, tests and trying out the layout."""
+SAMPLE_VAT_NOTE = ("Avgiften är inte momspliktig: den ligger utanför mervärdesskattelagens "
+                   "tillämpningsområde (ML 2023:200).")
+
+
+def sample_document(buyer_name: str = "Region Västerbotten", lines: int = 2, *,
+                    outside_scope: bool = False, round_to_krona: bool = False,
+                    fee: Decimal = Decimal("4000.00"), buyer_reference: str = "Åsa Öberg",
+                    buyer_street: str = "Storgatan 71") -> InvoiceDocument:
+    """A realistic invoice for benchmarks, tests and trying out the layout.
+
+    ``outside_scope`` bills as a year whose policy puts the fee outside the
+    scope of VAT; ``round_to_krona`` turns öresavrundning on.
+    """
     networks = [("ung-region", "Ung region"), ("rus", "RUS-nätverket"),
                 ("fysisk-planering", "Fysisk planering"), ("integration", "Integrationsnätverket")]
     decisions = [
         FeeDecision(
             MembershipInfo(membership_id=i + 1, network_code=code, network_name=name, year=2018,
                            created=True, fee_exempt=False),
-            Outcome.INVOICED, amount=Decimal("4000.00"), vat_rate=Decimal("0.25"),
+            Outcome.INVOICED, amount=fee, vat_rate=Decimal(0) if outside_scope else Decimal("0.25"),
+            vat_note=SAMPLE_VAT_NOTE if outside_scope else "",
         )
         for i, (code, name) in enumerate(networks[:lines])
     ]
@@ -172,10 +213,28 @@ def sample_document(buyer_name: str = "Region Västerbotten", lines: int = 2) ->
                       bankgiro="5050-1055", email="ekonomi@reglab.example", phone="08-123 456 00",
                       website="www.reglab.se", reference="Kansliet"),
         buyer=Buyer(organisation_id=1, name=buyer_name, org_number="232100-0222",
-                    street="Storgatan 71", postal_code="901 86", city="Umeå",
-                    invoice_email="faktura@regionvasterbotten.example", reference="Åsa Öberg"),
-        decisions=decisions,
+                    street=buyer_street, postal_code="901 86", city="Umeå",
+                    invoice_email="faktura@regionvasterbotten.example", reference=buyer_reference),
+        decisions=decisions, round_to_krona=round_to_krona,
     )
+
+
+def sample_credit_note(invoice: InvoiceDocument | None = None, number: str = "2018-00057",
+                       issue_date: date = date(2018, 3, 15)) -> InvoiceDocument:
+    """A credit note for all of ``invoice`` (the sample invoice by default): the same lines, negated.
+
+    Shaped the way the cancellation handler issues them: kind ``credit_note``,
+    the credited invoice's number and date, negative amounts.
+    """
+    invoice = invoice or sample_document()
+    return invoice.model_copy(update={
+        "number": number, "kind": "credit_note", "issue_date": issue_date, "due_date": issue_date,
+        "payment_terms_days": 0, "ocr": ocr_reference(number),
+        "credited_number": invoice.number, "credited_issue_date": invoice.issue_date,
+        "lines": tuple(line.model_copy(update={"amount": -line.amount}) for line in invoice.lines),
+        "vat_groups": tuple(VatGroupLine(rate=g.rate, net=-g.net, vat=-g.vat) for g in invoice.vat_groups),
+        "net": -invoice.net, "vat": -invoice.vat, "total": -invoice.total, "rounding": -invoice.rounding,
+    })
 
 
 def median_render_ms(n: int = 200) -> float:

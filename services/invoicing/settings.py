@@ -1,4 +1,4 @@
-"""Invoicing settings: its database, the fee policies, VAT, payment terms and the seller's details.
+"""Invoicing settings: its database, the fee policies, payment terms, rounding and the seller's details.
 
 The seller block is configuration, not code: finance sets Reglab's real
 organisationsnummer, Bankgiro and addresses through the environment. The
@@ -7,12 +7,11 @@ defaults are example values that pass the same checks as real ones.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 from stdnum import luhn
-from stdnum.se import orgnr
+from stdnum.se import orgnr, vat
 
 from shared.settings import CommonSettings
 
@@ -24,9 +23,11 @@ class InvoicingSettings(CommonSettings):
 
     # Extra policy files (one TOML per year) on top of those shipped in shared/policies/.
     fee_policy_dir: Path | None = Field(None, validation_alias="FEE_POLICY_DIR")
-    # Replaces the policy's vat_rate when set (e.g. "0.25"); a year whose policy is
-    # "outside_scope" stays without VAT, since that is a decision about the fee itself.
-    vat_rate_override: Decimal | None = Field(None, validation_alias="INVOICE_VAT_RATE")
+    # Removed: the VAT rate comes from the year's fee policy only, the file registration's
+    # receipt also reads, so receipt and invoice always agree. Set, it stops the start.
+    removed_vat_rate: str | None = Field(None, validation_alias="INVOICE_VAT_RATE", exclude=True)
+    # Round what is payable to whole kronor, stated as an "Öresavrundning" line.
+    round_to_krona: bool = Field(False, validation_alias="INVOICE_ROUND_TO_KRONA")
     payment_terms_days: int = Field(30, ge=0, le=365, validation_alias="INVOICE_PAYMENT_TERMS_DAYS")
     timezone: str = Field("Europe/Stockholm", validation_alias="INVOICE_TIMEZONE")
 
@@ -44,12 +45,13 @@ class InvoicingSettings(CommonSettings):
     seller_reference: str = Field("Kansliet", validation_alias="SELLER_REFERENCE")
     seller_f_tax: bool = Field(True, validation_alias="SELLER_F_TAX")
 
-    @field_validator("vat_rate_override")
+    @field_validator("removed_vat_rate")
     @classmethod
-    def _rate_is_fraction(cls, value: Decimal | None) -> Decimal | None:
-        if value is not None and not Decimal(0) <= value < Decimal(1):
-            raise ValueError("INVOICE_VAT_RATE is a fraction, e.g. 0.25 for 25 %")
-        return value
+    def _no_vat_rate_override(cls, value: str | None) -> None:
+        if value is not None:
+            raise ValueError("INVOICE_VAT_RATE is no longer read: the VAT rate is the fee policy's "
+                             "(vat_treatment and vat_rate in the year's policy file); remove the variable")
+        return None
 
     @field_validator("seller_org_number")
     @classmethod
@@ -67,7 +69,18 @@ class InvoicingSettings(CommonSettings):
         return value
 
     @model_validator(mode="after")
-    def _default_vat_number(self) -> InvoicingSettings:
+    def _vat_number_is_the_org_numbers(self) -> InvoicingSettings:
+        """The Swedish VAT number is "SE" + the organisationsnummer + "01": derived, or checked if given."""
+        derived = "SE" + orgnr.compact(self.seller_org_number) + "01"
         if not self.seller_vat_number:
-            self.seller_vat_number = "SE" + orgnr.compact(self.seller_org_number) + "01"
+            self.seller_vat_number = derived
+            return self
+        given = "SE" + vat.compact(self.seller_vat_number)
+        if not vat.is_valid(given):
+            raise ValueError(f"SELLER_VAT_NUMBER {self.seller_vat_number!r} is not a valid Swedish VAT "
+                             "number (SE, ten digits of the organisationsnummer, 01)")
+        if given != derived:
+            raise ValueError(f"SELLER_VAT_NUMBER {self.seller_vat_number!r} does not belong to "
+                             f"SELLER_ORG_NUMBER {self.seller_org_number}: expected {derived}")
+        self.seller_vat_number = given
         return self

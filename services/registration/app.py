@@ -9,6 +9,7 @@ import anyio
 from fastapi import FastAPI
 
 from services.registration.api import api_router
+from services.registration.catalogue import NETWORKS
 from services.registration.handlers import seed
 from services.registration.models import MODELS
 from services.registration.pages import pages_router
@@ -22,7 +23,8 @@ from shared.web import install_common
 def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
     settings = settings or RegistrationSettings()
     # Loaded once: a broken policy file stops the start with a message naming the file.
-    policies = load_policies(settings.fee_policy_dir)
+    # An exemption naming a network the catalogue does not have is refused too.
+    policies = load_policies(settings.fee_policy_dir, network_codes={n.code for n in NETWORKS})
     runtime = ServiceRuntime("registration", settings, settings.database_url, MODELS)
 
     @asynccontextmanager

@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from services.invoicing.app import create_app
-from services.invoicing.domain import ocr_valid
 from services.invoicing.models import InvFeeDecision, InvInvoice, InvInvoiceLine
+from services.invoicing.ocr import valid_ocr
 from shared.consumer import ProcessedEvent
 from shared.events import INVOICING_STREAM, InvoiceIssued, SignupCompleted
 from tests.support.invoicing import AUTH, invoicing_settings, pdf_text, publish, signup_event, wait_for
@@ -70,7 +70,7 @@ def test_a_signup_is_invoiced_for_its_fee_liable_networks_and_the_pdf_goes_out_i
     assert invoice["buyer"]["name"] == "Region Jämtland Härjedalen"
     assert invoice["buyer"]["org_number"] == "232100-0016"
     assert invoice["buyer"]["reference"] == "ABC123"
-    assert ocr_valid(invoice["ocr"])
+    assert valid_ocr(invoice["ocr"])
     issue_date = invoice["issue_date"]
     assert invoice["number"].startswith(issue_date[:4] + "-")
     assert date.fromisoformat(invoice["due_date"]) - date.fromisoformat(issue_date) == timedelta(days=30)

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.invoicing.domain import Outcome, decide_fees, vat_rate_for
+from services.invoicing.domain import Outcome, decide_fees
 from shared.events import MembershipInfo
 from shared.policy import FeePolicy, load_policies, parse_policy
 
@@ -84,12 +84,11 @@ def test_a_year_without_a_policy_bills_nothing_and_says_why(policies) -> None:
     assert "2031" in decision.reason
 
 
-def test_the_vat_override_replaces_the_rate_but_not_an_outside_scope_decision(policies) -> None:
-    assert vat_rate_for(policies[2018]) == Decimal("0.25")
-    assert vat_rate_for(policies[2018], Decimal("0.06")) == Decimal("0.06")
+def test_the_vat_rate_is_the_policys_and_an_outside_scope_year_charges_none(policies) -> None:
+    [standard] = decide_fees(policies, [membership(1, "rus", 2018)])
+    assert (standard.vat_rate, standard.vat_note) == (Decimal("0.25"), "")
     outside = parse_policy('year = 2020\nfee = "4000.00"\nvat_treatment = "outside_scope"\n'
                            'vat_note = "Utanför momsens tillämpningsområde."\n')
-    assert vat_rate_for(outside, Decimal("0.25")) == Decimal(0)
-    [decision] = decide_fees({2020: outside}, [membership(1, "rus", 2020)], vat_rate_override=Decimal("0.25"))
+    [decision] = decide_fees({2020: outside}, [membership(1, "rus", 2020)])
     assert decision.vat_rate == Decimal(0)
     assert decision.vat_note == "Utanför momsens tillämpningsområde."

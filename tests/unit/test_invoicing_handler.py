@@ -57,14 +57,26 @@ def test_the_issue_date_and_series_follow_swedish_time_and_the_event_is_staged_i
     assert (event.number, event.total, event.correlation_id) == ("2027-00001", Decimal("5000.00"), "signup-1")
 
 
-def test_payment_terms_and_vat_rate_come_from_configuration(engine: Engine) -> None:
+def test_payment_terms_come_from_configuration_and_the_vat_rate_from_the_policy(engine: Engine) -> None:
+    reduced = parse_policy('year = 2027\nfee = "4000.00"\nvat_rate = "0.06"\n')
     with transaction(engine) as session:
-        invoice = invoice_signup(session, signup_event(1, [(1, "rus")]),
-                                 context(payment_terms_days=10, vat_rate_override=Decimal("0.06")))
+        invoice = invoice_signup(session, signup_event(1, [(1, "rus")], year=2027),
+                                 context(payment_terms_days=10, policies={2027: reduced}))
     assert invoice is not None
     assert invoice.due_date == date(2027, 1, 11)
     assert (invoice.vat, invoice.total) == (Decimal("240.00"), Decimal("4240.00"))
     assert json.loads(invoice.document)["vat_groups"][0]["rate"] == "0.06"
+
+
+def test_rounding_to_whole_kronor_is_stated_as_oresavrundning(engine: Engine) -> None:
+    odd = parse_policy('year = 2027\nfee = "1234.55"\n')  # 1234.55 + 308.64 VAT = 1543.19
+    with transaction(engine) as session:
+        invoice = invoice_signup(session, signup_event(1, [(1, "rus")], year=2027),
+                                 context(policies={2027: odd}, round_to_krona=True))
+    assert invoice is not None
+    document = InvoiceDocument.model_validate_json(invoice.document)
+    assert (document.total, document.rounding, document.payable) == (
+        Decimal("1543.19"), Decimal("-0.19"), Decimal("1543.00"))
 
 
 def test_a_membership_waiting_for_its_years_policy_is_billed_once_the_policy_exists(engine: Engine) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from stdnum import luhn
 
-from services.invoicing.domain import ocr_reference, ocr_valid
+from services.invoicing.ocr import ocr_reference, valid_ocr
 
 
 def test_the_reference_is_the_numbers_digits_then_length_then_check_digit() -> None:
@@ -20,15 +20,15 @@ def test_every_reference_passes_the_luhn_and_length_checks(number: str) -> None:
     reference = ocr_reference(number)
     assert luhn.validate(reference) == reference
     assert int(reference[-2]) == len(reference) % 10
-    assert ocr_valid(reference)
+    assert valid_ocr(reference)
 
 
 def test_a_mistyped_reference_is_caught() -> None:
     reference = ocr_reference("2026-00042")
     swapped = reference[:3] + reference[4] + reference[3] + reference[5:]
     dropped = reference[:2] + reference[3:]
-    assert not ocr_valid(swapped)
-    assert not ocr_valid(dropped)
+    assert not valid_ocr(swapped)
+    assert not valid_ocr(dropped)
 
 
 def test_a_number_without_digits_has_no_reference() -> None:

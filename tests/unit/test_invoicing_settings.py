@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from pydantic import ValidationError
 
@@ -16,19 +14,37 @@ def test_the_vat_number_is_derived_from_the_organisationsnummer() -> None:
     assert settings.seller_vat_number == "SE802426000501"
 
 
-def test_defaults_are_thirty_days_and_the_policys_vat_rate() -> None:
+def test_defaults_are_thirty_days_and_no_rounding_to_kronor() -> None:
     settings = InvoicingSettings(environment="test")
     assert settings.payment_terms_days == 30
-    assert settings.vat_rate_override is None
+    assert settings.round_to_krona is False
 
 
-def test_the_vat_rate_can_be_set_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rounding_to_kronor_is_turned_on_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INVOICE_ROUND_TO_KRONA", "true")
+    assert InvoicingSettings(environment="test").round_to_krona is True
+
+
+def test_the_removed_vat_rate_override_stops_the_start_with_a_message_saying_where_the_rate_is(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INVOICE_VAT_RATE", "0.06")
-    assert InvoicingSettings(environment="test").vat_rate_override == Decimal("0.06")
+    with pytest.raises(ValidationError, match=r"INVOICE_VAT_RATE is no longer read.*policy"):
+        InvoicingSettings(environment="test")
+
+
+def test_a_given_vat_number_is_checked_against_the_organisationsnummer() -> None:
+    settings = InvoicingSettings(environment="test", seller_org_number="802426-0005",
+                                 seller_vat_number="se 8024260005 01")
+    assert settings.seller_vat_number == "SE802426000501"
+    with pytest.raises(ValidationError, match="does not belong to SELLER_ORG_NUMBER"):
+        InvoicingSettings(environment="test", seller_org_number="802426-0005",
+                          seller_vat_number="SE556036079301")
+    with pytest.raises(ValidationError, match="not a valid Swedish VAT number"):
+        InvoicingSettings(environment="test", seller_vat_number="SE802426000502")
 
 
 @pytest.mark.parametrize("field", [{"seller_org_number": "802426-0006"}, {"seller_bankgiro": "5050-1056"},
-                                   {"vat_rate_override": Decimal("25")}])
+                                   {"seller_org_number": "80242600"}, {"seller_bankgiro": "12345"}])
 def test_invalid_seller_details_or_rates_are_refused(field: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         InvoicingSettings(environment="test", **field)  # type: ignore[arg-type]
