@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from services.invoicing import queries
+from services.invoicing import queries, ubl
 from services.invoicing.models import InvInvoice
 from services.invoicing.settings import InvoicingSettings
 from shared.web import staff_api
@@ -113,7 +113,7 @@ def api_router(settings: InvoicingSettings, engine: Engine) -> APIRouter:
         invoices = queries.list_invoices(session, org_number=org_number, limit=limit, offset=offset)
         return [invoice_out(invoice) for invoice in invoices]
 
-    # Declared before /invoices/{number}, which would otherwise take "2026-00001.pdf" as a number.
+    # Declared before /invoices/{number}, which would otherwise take "2026-00001.pdf" (or .xml) as a number.
     @router.get("/invoices/{number}.pdf", response_class=Response,
                 responses={200: {"content": {"application/pdf": {}}}})
     def invoice_pdf(number: str, session: SessionDep) -> Response:
@@ -122,6 +122,17 @@ def api_router(settings: InvoicingSettings, engine: Engine) -> APIRouter:
         if pdf is None:
             raise HTTPException(404, f"Fakturan {number} finns inte")
         return pdf_response(pdf, number)
+
+    @router.get("/invoices/{number}.xml", response_class=Response,
+                responses={200: {"content": {ubl.MEDIA_TYPE: {}}}})
+    def invoice_ubl(number: str, session: SessionDep) -> Response:
+        """The invoice or credit note as a Peppol BIS Billing 3.0 e-invoice (UBL 2.1)."""
+        invoice = queries.get_invoice(session, number)
+        if invoice is None:
+            raise HTTPException(404, f"Fakturan {number} finns inte")
+        kind = "kreditfaktura" if invoice.kind == "credit_note" else "faktura"
+        return Response(ubl.invoice_xml(queries.document_of(invoice)), media_type=ubl.MEDIA_TYPE,
+                        headers={"Content-Disposition": f'attachment; filename="{kind}-{number}.xml"'})
 
     @router.get("/invoices/{number}", response_model=InvoiceOut)
     def get_invoice(number: str, session: SessionDep) -> InvoiceOut:

@@ -116,7 +116,7 @@ def view_model(document: InvoiceDocument) -> dict[str, Any]:
                 "network": line.network_name,
                 "description": line.description,
                 "period": _period(line.period_start, line.period_end),
-                "vat": format_rate(line.vat_rate),
+                "vat": format_rate(line.vat_rate) if line.vat_category == "S" else "–",
                 "amount": _amount(line.amount),
             }
             for line in document.lines

@@ -58,7 +58,9 @@ class OrganisationIn(BaseModel):
                             examples=["556677-8899"])
     invoice_email: str = Field(examples=["faktura@region.example"])
     address: AddressIn
-    buyer_reference: str = Field("", max_length=100, description="Er referens (valfri)")
+    buyer_reference: str = Field(max_length=100, examples=["Anna Andersson"],
+                                 description="Er referens (krävs): står på fakturan och i e-fakturan "
+                                             "(Peppol BuyerReference)")
 
 
 class ContactIn(BaseModel):

@@ -38,7 +38,10 @@ TEXT_FIELDS: tuple[TextField, ...] = (
     TextField("organisation.address.street", "street", "Gatuadress", "Ange gatuadress.", 200),
     TextField("organisation.address.postal_code", "postal_code", "Postnummer", "Ange postnummer.", 10),
     TextField("organisation.address.city", "city", "Ort", "Ange ort.", 100),
-    TextField("organisation.buyer_reference", "buyer_reference", "Er referens", "", 100),
+    # Required: a Peppol e-invoice must carry the buyer's reference (BuyerReference), and
+    # public-sector buyers route incoming invoices by it.
+    TextField("organisation.buyer_reference", "buyer_reference", "Er referens",
+              "Ange er referens (beställarens namn eller referenskod); den står på fakturan.", 100),
     TextField("contact.name", "contact_name", "Kontaktperson", "Ange kontaktpersonens namn.", 200),
     TextField("contact.email", "contact_email", "Kontaktpersonens e-postadress",
               "Ange kontaktpersonens e-postadress.", 254),

@@ -90,6 +90,17 @@ def test_without_a_request_id_each_signup_gets_its_own_correlation_id(
     assert first.correlation_id != second.correlation_id
 
 
+def test_a_sign_up_without_the_buyers_reference_is_a_422_since_e_invoices_need_it(
+        client: TestClient) -> None:
+    body = signup_body()
+    del body["organisation"]["buyer_reference"]
+    answer = client.post("/api/v1/signups", json=body)
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == {
+        "organisation.buyer_reference": "Ange er referens (beställarens namn eller referenskod); "
+                                        "den står på fakturan."}
+
+
 def test_invalid_input_is_a_422_with_a_message_per_field_and_nothing_is_stored(
         client: TestClient, database_url: str, redis_server: RedisServer) -> None:
     body = signup_body("556677-8898", networks=["rus", "golf"], invoice_email="inte-en-adress")

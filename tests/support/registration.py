@@ -51,7 +51,7 @@ def form_data(csrf: str, **changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "csrf_token": csrf, "org_name": "Region Exempel", "org_number": "212000-0142",
         "invoice_email": "faktura@region.example", "street": "Storgatan 1", "postal_code": "111 22",
-        "city": "Stockholm", "buyer_reference": "", "contact_name": "Anna Andersson",
+        "city": "Stockholm", "buyer_reference": "Anna Andersson", "contact_name": "Anna Andersson",
         "contact_email": "anna@region.example", "year": "2018", "networks": ["rus", "analytiker"],
         "website": "",
     }

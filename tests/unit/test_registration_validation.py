@@ -30,7 +30,7 @@ def valid(**changes: Any) -> dict[str, Any]:
         "organisation.address.street": "Storgatan 1",
         "organisation.address.postal_code": "111 22",
         "organisation.address.city": "Stockholm",
-        "organisation.buyer_reference": "",
+        "organisation.buyer_reference": "Anna Andersson",
         "contact.name": "Anna Andersson",
         "contact.email": "anna@region.example",
         "networks": ["rus"],
@@ -82,10 +82,11 @@ def test_bad_email_addresses_are_refused(field: str, address: str) -> None:
     assert errors_of(valid(**{field: address})) == {field: BAD_EMAIL}
 
 
-def test_every_required_field_has_its_own_message_and_the_reference_is_optional() -> None:
+def test_every_required_field_has_its_own_message_the_buyers_reference_included() -> None:
     blank = {key: "" for key in valid() if key not in ("networks", "year")}
     errors = errors_of(valid(**blank))
-    assert set(errors) == set(blank) - {"organisation.buyer_reference"}
+    assert set(errors) == set(blank)
+    assert errors["organisation.buyer_reference"].startswith("Ange er referens")
     assert errors["organisation.name"] == "Ange organisationens namn."
     assert errors["contact.email"] == "Ange kontaktpersonens e-postadress."
     assert len(set(errors.values())) == len(errors), "each field says what is missing"
