@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from shared.money import money, vat_of
+from shared.money import compute_totals
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,9 @@ class FeeSummary:
 
 
 def fee_summary(lines: Iterable[FeeLine], vat_rate: Decimal) -> FeeSummary:
-    net = money(sum((line.due for line in lines), Decimal(0)))
-    vat = vat_of(net, vat_rate)
-    return FeeSummary(net=net, vat=vat, total=net + vat, vat_rate=vat_rate)
+    """The receipt's totals, computed by the same code as the invoice's (``shared.money``)."""
+    totals = compute_totals([(line.due, vat_rate) for line in lines if line.due])
+    return FeeSummary(net=totals.net, vat=totals.vat, total=totals.total, vat_rate=vat_rate)
 
 
 def default_year(policy_years: Collection[int]) -> int | None:

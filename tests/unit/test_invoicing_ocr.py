@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from stdnum import luhn
 
-from services.invoicing.ocr import ocr_reference, valid_ocr
+from services.invoicing.ocr import invoice_digits, ocr_reference, valid_ocr
 
 
 def test_the_reference_is_the_numbers_digits_then_length_then_check_digit() -> None:
@@ -34,3 +34,25 @@ def test_a_mistyped_reference_is_caught() -> None:
 def test_a_number_without_digits_has_no_reference() -> None:
     with pytest.raises(ValueError):
         ocr_reference("ABC-")
+
+
+def test_the_2018_example_is_built_digit_by_digit() -> None:
+    # 2018-00042: digits 201800042 (9), length digit 1 (11 digits in all), Luhn digit over 2018000421.
+    assert ocr_reference("2018-00042") == "2018000421" + luhn.calc_check_digit("2018000421")
+    assert ocr_reference("2018-00042") == "20180004218"
+
+
+@pytest.mark.parametrize("text", ["", "12", "2018000421", "20180004219", "201800042 18", "2018-0004218",
+                                  "٢٠١٨٠٠٠٤٢١٨", "1" * 26, "20180004208"])
+def test_valid_ocr_refuses_anything_that_is_not_a_well_formed_reference(text: str) -> None:
+    assert not valid_ocr(text)
+
+
+def test_valid_ocr_ignores_the_padding_a_bank_file_adds() -> None:
+    assert valid_ocr("  20180004218   ")
+    assert invoice_digits(" 20180004218 ") == "201800042"
+
+
+def test_the_invoice_digits_of_an_invalid_reference_are_refused() -> None:
+    with pytest.raises(ValueError):
+        invoice_digits("20180004219")
