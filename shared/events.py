@@ -104,6 +104,9 @@ class InvoiceIssued(EventBase):
     pdf_base64: str
     # For a credit note: the number of the invoice it credits.
     credited_number: str | None = None
+    # What the buyer pays: total plus any öresavrundning (INVOICE_ROUND_TO_KRONA). Absent in
+    # events from before it existed, where it equals total. Match payments against this.
+    payable: Decimal | None = None
 
 
 class MembershipCancelled(EventBase):

@@ -172,7 +172,7 @@ def _issued_event(event: SignupCompleted, document: InvoiceDocument, pdf: bytes,
         lines=tuple(InvoiceLineInfo(network_code=line.network_code, description=line.full_description,
                                     amount=line.amount) for line in document.lines),
         net=document.net, vat=document.vat, total=document.total, ocr=document.ocr,
-        pdf_base64=base64.b64encode(pdf).decode("ascii"),
+        payable=document.payable, pdf_base64=base64.b64encode(pdf).decode("ascii"),
     )
 
 
