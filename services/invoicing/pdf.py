@@ -84,6 +84,9 @@ def view_model(document: InvoiceDocument) -> dict[str, Any]:
     return {
         "title": TITLES[document.kind],
         "credit_reference": _credit_reference(document),
+        # A credit note asks for no payment: no due date, OCR or Bankgiro box.
+        "asks_payment": not credit,
+        "credited_number": document.credited_number or "",
         "number": document.number,
         "issue_date": document.issue_date.isoformat(),
         "due_date": document.due_date.isoformat(),
@@ -124,7 +127,7 @@ def view_model(document: InvoiceDocument) -> dict[str, Any]:
         "net": _amount(document.net),
         "vat_groups": _vat_rows(document),
         "rounding": _amount(document.rounding) if document.rounding else "",
-        "total_label": "Att återfå" if credit else "Att betala",
+        "total_label": "Kreditbelopp" if credit else "Att betala",
         "total": _amount(document.payable),
         "notes": list(document.notes),
         "payment_instruction": _payment_instruction(document),

@@ -91,6 +91,8 @@ def test_a_credit_note_reads_kreditfaktura_names_the_invoice_and_shows_negative_
     for amount in ("−4 000,00", "−8 000,00", "−2 000,00", "−10 000,00"):
         assert amount in text
     assert "Betala till bankgiro" not in text, "a credit note asks for no payment"
+    assert "Kreditbelopp (SEK) −10 000,00" in text
+    assert "Krediterar faktura 2018-00042" in text
 
 
 def test_an_outside_scope_invoice_prints_the_legal_text_and_no_vat_rate() -> None:
