@@ -124,6 +124,7 @@ def api_router(settings: InvoicingSettings, engine: Engine) -> APIRouter:
         return pdf_response(pdf, number)
 
     @router.get("/invoices/{number}.xml", response_class=Response,
+                dependencies=[Depends(staff_api(settings, "finance"))],
                 responses={200: {"content": {ubl.MEDIA_TYPE: {}}}})
     def invoice_ubl(number: str, session: SessionDep) -> Response:
         """The invoice or credit note as a Peppol BIS Billing 3.0 e-invoice (UBL 2.1)."""
