@@ -7,6 +7,7 @@ change by dropping a file in the directory named by ``FEE_POLICY_DIR``.
 
 from __future__ import annotations
 
+import argparse
 import tomllib
 from collections.abc import Collection
 from decimal import Decimal
@@ -164,3 +165,31 @@ def load_policies(*directories: Path | None,
             policy = parse_policy(path.read_text(encoding="utf-8"), str(path), network_codes)
             policies[policy.year] = policy
     return policies
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m shared.policy FILE...``: check policy files before putting them in FEE_POLICY_DIR.
+
+    Network codes are not checked here (``shared`` does not know the catalogue):
+    registration checks them when it starts.
+    """
+    parser = argparse.ArgumentParser(description="Check fee policy files (one TOML file per year).")
+    parser.add_argument("files", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    failed = False
+    for path in args.files:
+        try:
+            policy = parse_policy(path.read_text(encoding="utf-8"), str(path))
+        except (PolicyError, OSError) as error:
+            print(f"FEL {error}")
+            failed = True
+            continue
+        vat = (f"moms {policy.vat_rate * 100:.0f} %" if policy.vat_treatment == "standard"
+               else f"utanför momsens tillämpningsområde ({policy.vat_note})")
+        print(f"OK  {path}: {policy.year}, avgift {policy.fee} kr, {vat}, "
+              f"{len(policy.exemptions)} undantag")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

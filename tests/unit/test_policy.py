@@ -8,6 +8,7 @@ import pytest
 
 from services.registration.catalogue import NETWORKS
 from shared.policy import PolicyError, fee_for, load_policies, parse_policy
+from shared.policy import main as policy_main
 
 POLICY_2019 = """
 year = 2019
@@ -111,3 +112,15 @@ def test_an_outside_scope_policy_carries_the_legal_text_and_no_vat() -> None:
     assert policy.vat_treatment == "outside_scope"
     assert policy.effective_vat_rate == Decimal(0)
     assert policy.vat_note == "Avgiften ligger utanför momslagens tillämpningsområde."
+
+
+def test_finance_can_check_a_new_file_from_the_command_line(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    good, bad = tmp_path / "2019.toml", tmp_path / "2020.toml"
+    good.write_text(POLICY_2019, encoding="utf-8")
+    bad.write_text('year = 2020\nfee = 4000.0\n', encoding="utf-8")
+    assert policy_main([str(good)]) == 0
+    assert "OK" in capsys.readouterr().out
+    assert policy_main([str(good), str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"FEL {bad}: fee: write the amount as a string" in out
