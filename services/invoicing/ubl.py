@@ -35,6 +35,7 @@ from typing import Literal
 from lxml import etree
 
 from services.invoicing.document import Buyer, DocumentLine, InvoiceDocument, Seller, VatGroupLine
+from shared.money import money
 
 CUSTOMIZATION_ID = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
 PROFILE_ID = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
@@ -73,7 +74,7 @@ def digits(text: str) -> str:
 
 
 def _amount(value: Decimal) -> str:
-    value = value.quantize(Decimal("0.01"))
+    value = money(value)  # already whole öre; rounding, if any, is shared.money's half up
     return str(abs(value) if value == 0 else value)  # never "-0.00"
 
 
