@@ -124,3 +124,10 @@ def test_finance_can_check_a_new_file_from_the_command_line(tmp_path: Path,
     assert policy_main([str(good), str(bad)]) == 1
     out = capsys.readouterr().out
     assert f"FEL {bad}: fee: write the amount as a string" in out
+
+
+def test_the_example_policy_in_the_readme_is_a_valid_policy() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    [example] = re.findall(r"```toml\n(.*?)```", readme, flags=re.DOTALL)
+    policy = parse_policy(example, "2019.toml", {network.code for network in NETWORKS})
+    assert (policy.year, policy.fee, policy.effective_vat_rate) == (2019, Decimal("4500.00"), Decimal(0))
