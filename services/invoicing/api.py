@@ -132,7 +132,9 @@ def api_router(settings: InvoicingSettings, engine: Engine) -> APIRouter:
         if invoice is None:
             raise HTTPException(404, f"Fakturan {number} finns inte")
         kind = "kreditfaktura" if invoice.kind == "credit_note" else "faktura"
-        return Response(ubl.invoice_xml(queries.document_of(invoice)), media_type=ubl.MEDIA_TYPE,
+        # The PDF exactly as sent rides along, so the buyer's system can show the invoice image.
+        xml = ubl.invoice_xml(queries.document_of(invoice), pdf=queries.get_pdf(session, number))
+        return Response(xml, media_type=ubl.MEDIA_TYPE,
                         headers={"Content-Disposition": f'attachment; filename="{kind}-{number}.xml"'})
 
     @router.get("/invoices/{number}", response_model=InvoiceOut)

@@ -28,6 +28,7 @@ Choices, each from the EN 16931 / Peppol rules:
 
 from __future__ import annotations
 
+import base64
 import re
 from decimal import Decimal
 from typing import Literal
@@ -203,8 +204,22 @@ def _line(b: _Builder, parent: etree._Element, position: int, line: DocumentLine
     b.money(b.node(element, "Price"), "PriceAmount", line.amount)
 
 
-def invoice_xml(document: InvoiceDocument) -> bytes:
-    """The document as Peppol BIS Billing 3.0 UBL (UTF-8 bytes, with the XML declaration)."""
+def _attachment(b: _Builder, parent: etree._Element, document: InvoiceDocument, pdf: bytes) -> None:
+    reference = b.node(parent, "AdditionalDocumentReference")
+    b.text(reference, _cbc("ID"), document.number)
+    title = "Kreditfaktura" if document.kind == "credit_note" else "Faktura"
+    b.text(reference, _cbc("DocumentDescription"), f"{title} {document.number} som PDF")
+    b.text(b.node(reference, "Attachment"), _cbc("EmbeddedDocumentBinaryObject"),
+           base64.b64encode(pdf).decode("ascii"), mimeCode="application/pdf",
+           filename=f"{title.lower()}-{document.number}.pdf")
+
+
+def invoice_xml(document: InvoiceDocument, pdf: bytes | None = None) -> bytes:
+    """The document as Peppol BIS Billing 3.0 UBL (UTF-8 bytes, with the XML declaration).
+
+    ``pdf``, when given, is embedded as an additional document (the invoice
+    image, base64), so a buyer's system can show exactly what was printed.
+    """
     credit = document.kind == "credit_note"
     b = _Builder(document.currency, -1 if credit else 1)
     namespace, root_name = (NS_CREDIT_NOTE, "CreditNote") if credit else (NS_INVOICE, "Invoice")
@@ -229,6 +244,8 @@ def invoice_xml(document: InvoiceDocument) -> bytes:
         b.text(reference, _cbc("ID"), document.credited_number)
         if document.credited_issue_date:
             b.text(reference, _cbc("IssueDate"), document.credited_issue_date.isoformat())
+    if pdf is not None:
+        _attachment(b, root, document, pdf)
     outside_scope = any(group.vat_category == "O" for group in document.vat_groups)
     _seller(b, root, document.seller, with_vat_number=not outside_scope)
     _buyer(b, root, document.buyer)

@@ -8,6 +8,7 @@ must return valid UBL 2.1 that passes the Peppol rule families.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -107,6 +108,8 @@ def test_a_standard_rated_and_an_outside_scope_invoice_agree_in_pdf_api_and_ubl(
     assert issued[standard["number"]].payable == Decimal("5000.00")
 
     pdf = service.client.get(f"/api/v1/invoices/{outside['number']}.pdf", headers=AUTH).content
+    embedded = first(root, "cac:AdditionalDocumentReference/cac:Attachment/cbc:EmbeddedDocumentBinaryObject")
+    assert base64.b64decode(embedded) == pdf, "the e-invoice carries the PDF exactly as sent"
     text = pdf_text(pdf)
     for expected in (LEGAL_TEXT, "Öresavrundning −0,10", "Att betala (SEK) 2 469,00", outside["ocr"],
                      "Kommun & <Co> \"AB\""):

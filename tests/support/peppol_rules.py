@@ -35,6 +35,9 @@ UNCL4461 = {"1", "10", "20", "30", "31", "42", "48", "49", "57", "58", "59", "68
 UNCL5305 = {"AE", "E", "S", "Z", "G", "O", "K", "L", "M", "B"}
 EAS = {"0007", "0088", "0184", "0192", "0208", "9906", "9930"}  # the ones Nordic parties use
 UNIT_CODES = {"C62", "EA", "H87", "ANN", "MON", "HUR", "DAY"}
+MIME_CODES = {"application/pdf", "image/png", "image/jpeg", "text/csv",
+              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+              "application/vnd.oasis.opendocument.spreadsheet"}
 SWEDISH_RATES = {Decimal(25), Decimal(12), Decimal(6)}
 DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
@@ -206,6 +209,12 @@ def code_lists(root: etree._Element) -> list[str]:
     for category in _all(root, "//cac:TaxCategory/cbc:ID | //cac:ClassifiedTaxCategory/cbc:ID"):
         if (category.text or "").strip() not in UNCL5305:
             problems.append(f"BR-CL-17/18: VAT category {category.text!r} is not a UNCL5305 code")
+    for attachment in _all(root, "cac:AdditionalDocumentReference/cac:Attachment/"
+                                 "cbc:EmbeddedDocumentBinaryObject"):
+        if attachment.get("mimeCode") not in MIME_CODES:
+            problems.append(f"BR-CL-24: attachment type {attachment.get('mimeCode')!r} is not allowed")
+        if not attachment.get("filename"):
+            problems.append("BR-CL-24/UBL: an embedded attachment has no filename")
     for endpoint in _all(root, "//cbc:EndpointID"):
         if endpoint.get("schemeID") not in EAS:
             problems.append(f"BR-CL-25: electronic address scheme {endpoint.get('schemeID')!r} is not EAS")

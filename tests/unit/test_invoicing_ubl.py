@@ -9,6 +9,7 @@ pass vacuously.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from lxml import etree
 
 from services.invoicing.document import InvoiceDocument
-from services.invoicing.pdf import SAMPLE_VAT_NOTE, sample_credit_note, sample_document
+from services.invoicing.pdf import SAMPLE_VAT_NOTE, render_invoice_pdf, sample_credit_note, sample_document
 from services.invoicing.ubl import CUSTOMIZATION_ID, PROFILE_ID, invoice_xml
 from tests.support import peppol_rules
 from tests.support.peppol_rules import NS
@@ -235,3 +236,19 @@ def test_the_ubl_of_a_fixed_document_matches_its_golden_file(
     assert canonical(xml_of(name)) == canonical(expected)
     root = etree.fromstring(expected)
     assert schemas[etree.QName(root).localname].validate(root), "the golden file itself is valid UBL"
+
+
+@pytest.mark.parametrize("make", [sample_document, sample_credit_note])
+def test_the_pdf_rides_along_as_an_embedded_attachment_and_the_document_stays_valid(
+        make: Callable[[], InvoiceDocument], schemas: dict[str, etree.XMLSchema]) -> None:
+    document = make()
+    pdf = render_invoice_pdf(document)
+    root = etree.fromstring(invoice_xml(document, pdf=pdf))
+    schema = schemas[etree.QName(root).localname]
+    assert schema.validate(root), schema.error_log
+    assert peppol_rules.violations(etree.tostring(root)) == []
+    [attachment] = root.xpath("cac:AdditionalDocumentReference/cac:Attachment/"
+                              "cbc:EmbeddedDocumentBinaryObject", namespaces=NS)
+    assert attachment.get("mimeCode") == "application/pdf"
+    assert attachment.get("filename").endswith(f"-{document.number}.pdf")
+    assert base64.b64decode(attachment.text) == pdf
