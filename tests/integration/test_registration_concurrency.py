@@ -46,7 +46,8 @@ def request_for(engine: Engine, org_number: str = "556677-8899"):
         "organisation.name": "Region Exempel", "organisation.org_number": org_number,
         "organisation.invoice_email": "faktura@region.example", "organisation.address.street": "Storgatan 1",
         "organisation.address.postal_code": "111 22", "organisation.address.city": "Stockholm",
-        "organisation.buyer_reference": "Anna", "contact.name": "Anna", "contact.email": "anna@region.example", "networks": ["rus"], "year": 2018,
+        "organisation.buyer_reference": "Anna", "contact.name": "Anna",
+        "contact.email": "anna@region.example", "networks": ["rus"], "year": 2018,
     }
     return validate_signup(flat, networks=refs, policy_years={2018})
 
