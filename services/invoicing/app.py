@@ -7,10 +7,14 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI
 
 from services.invoicing.api import api_router
+from services.invoicing.credit_models import CREDIT_MODELS
+from services.invoicing.credit_routes import credit_router
+from services.invoicing.credits import make_cancellation_handler
 from services.invoicing.handlers import InvoicingContext, make_signup_handler, seller_from
 from services.invoicing.models import MODELS
 from services.invoicing.pages import pages_router
 from services.invoicing.pdf import default_renderer, render_invoice_pdf
+from services.invoicing.renewals import make_renewal_handler
 from services.invoicing.settings import InvoicingSettings
 from shared.deadletters_web import dead_letters_router
 from shared.events import REGISTRATION_STREAM
@@ -35,13 +39,16 @@ def build_context(settings: InvoicingSettings) -> InvoicingContext:
 def create_app(settings: InvoicingSettings | None = None, context: InvoicingContext | None = None) -> FastAPI:
     settings = settings or InvoicingSettings()
     context = context or build_context(settings)
-    runtime = ServiceRuntime("invoicing", settings, settings.database_url, MODELS)
+    runtime = ServiceRuntime("invoicing", settings, settings.database_url, [*MODELS, *CREDIT_MODELS])
     # notify: publish invoice.issued as soon as the sign-up's transaction commits.
-    runtime.consume(REGISTRATION_STREAM, {"signup.completed": make_signup_handler(context)},
+    runtime.consume(REGISTRATION_STREAM, {"signup.completed": make_signup_handler(context),
+                                          "memberships.renewed": make_renewal_handler(context),
+                                          "membership.cancelled": make_cancellation_handler(context)},
                     after_commit=runtime.relay.notify)
     app = FastAPI(title="Reglab Nätverk – fakturering", version="1", lifespan=runtime.lifespan)
     app.state.runtime = runtime
     install_common(app, settings, runtime)
+    app.include_router(credit_router(settings, runtime, context))
     app.include_router(api_router(settings, runtime.engine))
     app.include_router(pages_router(settings, runtime.engine))
     app.include_router(dead_letters_router(settings, runtime.dead_letters, home=("/", "Fakturor")))

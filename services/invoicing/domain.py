@@ -38,6 +38,12 @@ class Outcome(StrEnum):
     # No policy for the membership's year: nothing billed, and finance sees it on
     # the invoices page. A later sign-up listing the membership decides again.
     NO_POLICY = "no_policy"
+    # Cancelled before its sign-up or renewal reached invoicing (events out of order):
+    # never invoiced, so there is nothing to credit either.
+    CANCELLED = "cancelled"
+
+
+CANCELLED_BEFORE_INVOICING = "Medlemskapet avslutades innan det fakturerades"
 
 
 @dataclass(frozen=True)
@@ -55,11 +61,13 @@ def decide_fees(
     policies: Mapping[int, FeePolicy],
     memberships: Iterable[MembershipInfo],
     already_decided: Collection[int] = (),
+    cancelled: Collection[int] = (),
 ) -> list[FeeDecision]:
     """One decision per membership not yet decided, from our own policy (never the event's fee fields).
 
     The VAT rate is the policy's, and only the policy's: registration's receipt
     reads the same file, so the receipt and the invoice always agree.
+    ``cancelled``: memberships whose cancellation arrived first; they are recorded, never invoiced.
     """
     decisions: list[FeeDecision] = []
     seen = set(already_decided)
@@ -67,6 +75,9 @@ def decide_fees(
         if membership.membership_id in seen:
             continue  # one fee per membership: already billed or already exempted
         seen.add(membership.membership_id)
+        if membership.membership_id in cancelled:
+            decisions.append(FeeDecision(membership, Outcome.CANCELLED, reason=CANCELLED_BEFORE_INVOICING))
+            continue
         policy = policies.get(membership.year)
         if policy is None:
             decisions.append(FeeDecision(membership, Outcome.NO_POLICY,

@@ -1,4 +1,4 @@
-"""Use cases: a completed sign-up becomes fee decisions and, when something is due, one invoice.
+"""Use cases: a sign-up (or a yearly renewal) becomes fee decisions and, when something is due, one invoice.
 
 Handlers run inside ``shared.consumer.handle_once``'s transaction: the
 invoice, its number, its PDF, the fee decisions and the outgoing
@@ -17,6 +17,7 @@ import structlog
 from sqlalchemy import Table, bindparam
 from sqlmodel import Session, SQLModel, col, select
 
+from services.invoicing.credit_models import InvMembershipCancellation
 from services.invoicing.document import Buyer, InvoiceDocument, Seller
 from services.invoicing.domain import (
     FeeDecision,
@@ -30,7 +31,14 @@ from services.invoicing.models import InvFeeDecision, InvInvoice, InvInvoiceLine
 from services.invoicing.numbering import lock_series, take_number
 from services.invoicing.settings import InvoicingSettings
 from shared.consumer import EventHandler
-from shared.events import InvoiceIssued, InvoiceLineInfo, SignupCompleted, utc_now
+from shared.events import (
+    InvoiceIssued,
+    InvoiceLineInfo,
+    MembershipsRenewed,
+    OrganisationSnapshot,
+    SignupCompleted,
+    utc_now,
+)
 from shared.outbox import add_event
 from shared.policy import FeePolicy
 
@@ -61,7 +69,15 @@ def seller_from(settings: InvoicingSettings) -> Seller:
     )
 
 
-def buyer_from(event: SignupCompleted) -> Buyer:
+# What is invoiced: a sign-up, or an organisation's memberships renewed by the yearly run.
+BillableEvent = SignupCompleted | MembershipsRenewed
+
+
+def signup_id_of(event: BillableEvent) -> int | None:
+    return event.signup_id if isinstance(event, SignupCompleted) else None
+
+
+def buyer_from(event: BillableEvent) -> Buyer:
     organisation = event.organisation
     return Buyer(
         organisation_id=organisation.id, name=organisation.name,
@@ -90,10 +106,17 @@ _EARLIER_DECISIONS = select(InvFeeDecision).where(
     col(InvFeeDecision.membership_id).in_(bindparam("ids", expanding=True)))
 _BILLED_MEMBERSHIPS = select(InvInvoiceLine.membership_id).where(
     col(InvInvoiceLine.membership_id).in_(bindparam("ids", expanding=True)))
+_CANCELLED_MEMBERSHIPS = select(InvMembershipCancellation.membership_id).where(
+    col(InvMembershipCancellation.membership_id).in_(bindparam("ids", expanding=True)))
 
 
-def invoice_signup(session: Session, event: SignupCompleted, context: InvoicingContext) -> InvInvoice | None:
-    """Decide every new membership's fee; issue one invoice for those with a fee. None if nothing is due."""
+def invoice_signup(session: Session, event: BillableEvent, context: InvoicingContext) -> InvInvoice | None:
+    """Decide every new membership's fee; issue one invoice for those with a fee. None if nothing is due.
+
+    A renewal (``memberships.renewed``) is invoiced the same way: one invoice per
+    organisation, a line per fee-liable network, exemptions recorded. A membership
+    whose cancellation arrived first is recorded as cancelled and not invoiced.
+    """
     now = context.clock()
     issue_date = now.astimezone(context.timezone).date()
     # Lock the series first: it serialises every decision, so two instances
@@ -109,7 +132,8 @@ def invoice_signup(session: Session, event: SignupCompleted, context: InvoicingC
             # Registration knew it, we never decided on it: our ledger says it is unpaid, so bill it.
             log.warning("existing membership without a fee decision", membership_id=membership.membership_id)
 
-    decisions = decide_fees(context.policies, event.memberships, already_decided=final)
+    cancelled = set(session.exec(_CANCELLED_MEMBERSHIPS, params=ids))
+    decisions = decide_fees(context.policies, event.memberships, already_decided=final, cancelled=cancelled)
     to_invoice = [d for d in decisions if d.outcome is Outcome.INVOICED]
     invoice = None
     if to_invoice:
@@ -123,18 +147,29 @@ def invoice_signup(session: Session, event: SignupCompleted, context: InvoicingC
         add_event(session, _issued_event(event, document, pdf, now))
     _record_decisions(session, event, decisions, earlier, invoice.number if invoice else None, now)
     log.info("sign-up invoiced" if invoice else "sign-up without invoice",
-             signup_id=event.signup_id, invoice=invoice.number if invoice else None,
+             signup_id=signup_id_of(event), event_type=event.type,
+             invoice=invoice.number if invoice else None,
              invoiced=len(to_invoice), exempt=sum(d.outcome is Outcome.EXEMPT for d in decisions),
              already_decided=len(final), correlation_id=event.correlation_id)
     return invoice
 
 
-def _store_invoice(session: Session, event: SignupCompleted, document: InvoiceDocument, series: str,
+def _store_invoice(session: Session, event: BillableEvent, document: InvoiceDocument, series: str,
                    sequence: int, pdf: bytes, now: datetime) -> InvInvoice:
+    invoice = store_document(session, document, series, sequence, pdf, now, signup_id=signup_id_of(event),
+                             source_event_id=str(event.event_id), correlation_id=event.correlation_id)
+    store_lines(session, invoice, document)
+    return invoice
+
+
+def store_document(session: Session, document: InvoiceDocument, series: str, sequence: int, pdf: bytes,
+                   now: datetime, *, signup_id: int | None, source_event_id: str,
+                   correlation_id: str) -> InvInvoice:
+    """The invoice (or credit note) row and its PDF; an invoice's lines are stored by :func:`store_lines`."""
     invoice = InvInvoice(
         number=document.number, series=series, sequence=sequence, kind=document.kind, status="issued",
-        signup_id=event.signup_id, source_event_id=str(event.event_id),
-        correlation_id=event.correlation_id, organisation_id=document.buyer.organisation_id,
+        signup_id=signup_id, source_event_id=source_event_id,
+        correlation_id=correlation_id, organisation_id=document.buyer.organisation_id,
         buyer_name=document.buyer.name, buyer_org_number=document.buyer.org_number,
         buyer_org_digits=org_digits(document.buyer.org_number), buyer_email=document.buyer.invoice_email,
         issue_date=document.issue_date, due_date=document.due_date, currency=document.currency,
@@ -144,18 +179,27 @@ def _store_invoice(session: Session, event: SignupCompleted, document: InvoiceDo
     session.add(invoice)
     session.flush()
     assert invoice.id is not None
+    session.connection().execute(_table(InvInvoicePdf).insert(), [{"invoice_id": invoice.id, "pdf": pdf}])
+    return invoice
+
+
+def store_lines(session: Session, invoice: InvInvoice, document: InvoiceDocument,
+                charges: Mapping[int, int] | None = None) -> None:
+    """An invoice's fee lines: the ledger of what each membership is charged.
+
+    ``charges`` gives a membership's charge number when it is charged again (a
+    reissue after a credit note); otherwise it is 0, the first and only charge.
+    """
     # Rows nothing reads back in this transaction: plain INSERTs on the session's
     # connection, no ORM objects to build and track.
-    connection = session.connection()
-    connection.execute(_table(InvInvoiceLine).insert(), [
+    session.connection().execute(_table(InvInvoiceLine).insert(), [
         {"invoice_id": invoice.id, "position": position, "membership_id": line.membership_id,
+         "charge": (charges or {}).get(line.membership_id, 0),
          "network_code": line.network_code, "network_name": line.network_name, "year": line.year,
          "description": line.description, "period_start": line.period_start,
          "period_end": line.period_end, "vat_rate": line.vat_rate, "amount": line.amount}
         for position, line in enumerate(document.lines, start=1)
     ])
-    connection.execute(_table(InvInvoicePdf).insert(), [{"invoice_id": invoice.id, "pdf": pdf}])
-    return invoice
 
 
 def _table(model: type[SQLModel]) -> Table:
@@ -163,11 +207,19 @@ def _table(model: type[SQLModel]) -> Table:
     return table
 
 
-def _issued_event(event: SignupCompleted, document: InvoiceDocument, pdf: bytes,
+def _issued_event(event: BillableEvent, document: InvoiceDocument, pdf: bytes,
                   now: datetime) -> InvoiceIssued:
+    return issued_event(document, pdf, now, correlation_id=event.correlation_id,
+                        signup_id=signup_id_of(event), organisation=event.organisation)
+
+
+def issued_event(document: InvoiceDocument, pdf: bytes, now: datetime, *, correlation_id: str,
+                 signup_id: int | None, organisation: OrganisationSnapshot) -> InvoiceIssued:
+    """``invoice.issued`` for an invoice or a credit note (which names the invoice it credits)."""
     return InvoiceIssued(
-        occurred_at=now, correlation_id=event.correlation_id, number=document.number,
-        kind=document.kind, signup_id=event.signup_id, organisation=event.organisation,
+        occurred_at=now, correlation_id=correlation_id, number=document.number,
+        kind=document.kind, signup_id=signup_id, organisation=organisation,
+        credited_number=document.credited_number,
         issue_date=document.issue_date, due_date=document.due_date, currency=document.currency,
         lines=tuple(InvoiceLineInfo(network_code=line.network_code, description=line.full_description,
                                     amount=line.amount) for line in document.lines),
@@ -176,7 +228,7 @@ def _issued_event(event: SignupCompleted, document: InvoiceDocument, pdf: bytes,
     )
 
 
-def _record_decisions(session: Session, event: SignupCompleted, decisions: list[FeeDecision],
+def _record_decisions(session: Session, event: BillableEvent, decisions: list[FeeDecision],
                       earlier: Mapping[int, InvFeeDecision], invoice_number: str | None,
                       now: datetime) -> None:
     """Store each decision: new ones in one bulk INSERT, a replaced "no policy" one by an UPDATE."""
@@ -184,7 +236,7 @@ def _record_decisions(session: Session, event: SignupCompleted, decisions: list[
     for decision in decisions:
         membership = decision.membership
         values: dict[str, object] = {
-            "signup_id": event.signup_id, "outcome": decision.outcome.value, "reason": decision.reason,
+            "signup_id": signup_id_of(event), "outcome": decision.outcome.value, "reason": decision.reason,
             "amount": decision.amount,
             "invoice_number": invoice_number if decision.outcome is Outcome.INVOICED else None,
             "decided_at": now,

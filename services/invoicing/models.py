@@ -111,13 +111,17 @@ class InvInvoice(SQLModel, table=True):
 
 class InvInvoiceLine(SQLModel, table=True):
     __tablename__ = "inv_invoice_line"
+    # One fee per membership at a time: a second line for the same membership and charge
+    # cannot be stored. Only a reissue (after a credit note of the earlier line) charges
+    # a membership again, as charge + 1 (services.invoicing.credits).
+    __table_args__ = (UniqueConstraint("membership_id", "charge", name="uq_inv_invoice_line_charge"),)
 
     id: int | None = Field(default=None, primary_key=True)
     invoice_id: int = Field(sa_column=Column(Integer, ForeignKey("inv_invoice.id"), nullable=False,
                                              index=True))
     position: int
-    # One fee per membership: a second line for the same membership cannot be stored.
-    membership_id: int = Field(unique=True)
+    membership_id: int = Field(index=True)
+    charge: int = Field(default=0, ge=0)
     network_code: str = Field(max_length=100)
     network_name: str = Field(max_length=200)
     year: int
@@ -144,7 +148,8 @@ class InvFeeDecision(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     membership_id: int = Field(unique=True)
-    signup_id: int
+    # None for a membership invoiced by the yearly renewal run (memberships.renewed).
+    signup_id: int | None = None
     organisation_id: int = Field(index=True)
     organisation_name: str = Field(max_length=300)
     org_number: str = Field(max_length=20)

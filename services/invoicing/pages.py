@@ -22,8 +22,9 @@ OUTCOME_LABELS = {
     Outcome.INVOICED.value: "Fakturerad",
     Outcome.EXEMPT.value: "Avgiftsfri",
     Outcome.NO_POLICY.value: "Ingen avgiftspolicy",
+    Outcome.CANCELLED.value: "Avslutat före fakturering",
 }
-STATUS_LABELS = {"issued": "Utställd"}
+STATUS_LABELS = {"issued": "Utställd", "credited": "Krediterad", "partly_credited": "Delvis krediterad"}
 
 
 def pages_router(settings: InvoicingSettings, engine: Engine) -> APIRouter:
