@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI
 
 from services.invoicing.api import api_router
-from services.invoicing.credit_models import CREDIT_MODELS
 from services.invoicing.credit_routes import credit_router
 from services.invoicing.credits import make_cancellation_handler
 from services.invoicing.handlers import InvoicingContext, make_signup_handler, seller_from
@@ -39,7 +38,7 @@ def build_context(settings: InvoicingSettings) -> InvoicingContext:
 def create_app(settings: InvoicingSettings | None = None, context: InvoicingContext | None = None) -> FastAPI:
     settings = settings or InvoicingSettings()
     context = context or build_context(settings)
-    runtime = ServiceRuntime("invoicing", settings, settings.database_url, [*MODELS, *CREDIT_MODELS])
+    runtime = ServiceRuntime("invoicing", settings, settings.database_url, MODELS)
     # notify: publish invoice.issued as soon as the sign-up's transaction commits.
     runtime.consume(REGISTRATION_STREAM, {"signup.completed": make_signup_handler(context),
                                           "memberships.renewed": make_renewal_handler(context),

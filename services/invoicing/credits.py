@@ -19,7 +19,6 @@ import structlog
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services.invoicing.credit_models import InvCreditLine, InvMembershipCancellation
 from services.invoicing.credit_rules import (
     BuyerCorrection,
     CancellationOutcome,
@@ -39,7 +38,14 @@ from services.invoicing.handlers import (
     store_document,
     store_lines,
 )
-from services.invoicing.models import InvFeeDecision, InvInvoice, InvInvoiceLine, InvNumberSeries
+from services.invoicing.models import (
+    InvCreditLine,
+    InvFeeDecision,
+    InvInvoice,
+    InvInvoiceLine,
+    InvMembershipCancellation,
+    InvNumberSeries,
+)
 from services.invoicing.numbering import lock_series, take_number
 from services.invoicing.queries import document_of, get_invoice
 from shared.audit import record_act

@@ -17,7 +17,6 @@ import structlog
 from sqlalchemy import Table, bindparam
 from sqlmodel import Session, SQLModel, col, select
 
-from services.invoicing.credit_models import InvMembershipCancellation
 from services.invoicing.document import Buyer, InvoiceDocument, Seller
 from services.invoicing.domain import (
     FeeDecision,
@@ -27,7 +26,13 @@ from services.invoicing.domain import (
     format_org_number,
     series_for,
 )
-from services.invoicing.models import InvFeeDecision, InvInvoice, InvInvoiceLine, InvInvoicePdf
+from services.invoicing.models import (
+    InvFeeDecision,
+    InvInvoice,
+    InvInvoiceLine,
+    InvInvoicePdf,
+    InvMembershipCancellation,
+)
 from services.invoicing.numbering import lock_series, take_number
 from services.invoicing.settings import InvoicingSettings
 from shared.consumer import EventHandler

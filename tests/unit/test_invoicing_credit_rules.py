@@ -32,8 +32,8 @@ BUYER = Buyer(organisation_id=7, name="Region Exempel", org_number="212000-0142"
 def invoice(amounts: dict[str, tuple[str, str]]) -> InvoiceDocument:
     """An issued invoice with one line per network: code → (amount, VAT rate)."""
     decisions = [
-        FeeDecision(MembershipInfo(membership_id=index, network_code=code, network_name=code.title(), year=2018,
-                                   created=True, fee_exempt=False),
+        FeeDecision(MembershipInfo(membership_id=index, network_code=code, network_name=code.title(),
+                                   year=2018, created=True, fee_exempt=False),
                     Outcome.INVOICED, amount=Decimal(amount), vat_rate=Decimal(rate))
         for index, (code, (amount, rate)) in enumerate(amounts.items(), start=1)
     ]
@@ -73,7 +73,8 @@ def test_a_credit_note_negates_only_the_cancelled_networks_line_and_refers_to_th
 
 def test_a_full_credit_note_is_exactly_the_negation_of_the_original_even_where_vat_rounds() -> None:
     # 33.33 at 25 % is 8.3325 VAT: rounding half up away from zero keeps the credit symmetric.
-    original = invoice({"rus": ("33.33", "0.25"), "ung-region": ("0.01", "0.25"), "integration": ("10.05", "0.06")})
+    original = invoice({"rus": ("33.33", "0.25"), "ung-region": ("0.01", "0.25"),
+                        "integration": ("10.05", "0.06")})
 
     credit = credit_note_document(number="2026-00002", issue_date=date(2026, 4, 1), seller=SELLER,
                                   original=original, lines=original.lines)
