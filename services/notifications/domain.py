@@ -166,7 +166,7 @@ def invoice_emails(event: InvoiceIssued, *, finance_email: str) -> list[Outgoing
     credit = event.kind == "credit_note"
     title = "Kreditfaktura" if credit else "Faktura"
     pdf = mime.Part(content_type="application/pdf", content=base64.b64decode(event.pdf_base64),
-                    filename=f"faktura-{event.number}.pdf")
+                    filename=f"{'kreditfaktura' if credit else 'faktura'}-{event.number}.pdf")
     context = {
         "title": title,
         "credit": credit,
