@@ -11,8 +11,11 @@ from fastapi import FastAPI
 from services.registration.api import api_router
 from services.registration.catalogue import NETWORKS
 from services.registration.handlers import seed
+from services.registration.lifecycle_models import LIFECYCLE_MODELS
+from services.registration.membership_routes import membership_router
 from services.registration.models import MODELS
 from services.registration.pages import pages_router
+from services.registration.renewal_routes import renewal_router
 from services.registration.settings import RegistrationSettings
 from shared.deadletters_web import dead_letters_router
 from shared.policy import load_policies
@@ -25,7 +28,7 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
     # Loaded once: a broken policy file stops the start with a message naming the file.
     # An exemption naming a network the catalogue does not have is refused too.
     policies = load_policies(settings.fee_policy_dir, network_codes={n.code for n in NETWORKS})
-    runtime = ServiceRuntime("registration", settings, settings.database_url, MODELS)
+    runtime = ServiceRuntime("registration", settings, settings.database_url, [*MODELS, *LIFECYCLE_MODELS])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,6 +44,8 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
     install_common(app, settings, runtime)
     app.include_router(api_router(runtime, policies))
     app.include_router(pages_router(runtime, policies, settings))
+    app.include_router(membership_router(runtime, settings))
+    app.include_router(renewal_router(runtime, policies, settings))
     app.include_router(dead_letters_router(settings, runtime.dead_letters,
                                            home=("/staff/signups", "Anmälningar")))
     return app

@@ -15,3 +15,5 @@ class RegistrationSettings(CommonSettings):
     port: int = Field(8000, validation_alias="REGISTRATION_PORT")
     # Finance adds a year's policy here without a code change; it overrides a built-in year.
     fee_policy_dir: Path | None = Field(None, validation_alias="FEE_POLICY_DIR")
+    # Organisations per transaction in the yearly renewal run.
+    renewal_batch_size: int = Field(50, ge=1, le=10_000, validation_alias="RENEWAL_BATCH_SIZE")

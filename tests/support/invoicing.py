@@ -18,6 +18,7 @@ from shared.events import (
     REGISTRATION_STREAM,
     Address,
     Contact,
+    EventBase,
     MembershipInfo,
     OrganisationSnapshot,
     SignupCompleted,
@@ -67,7 +68,7 @@ def signup_event(signup_id: int, memberships: list[tuple[int, str]], *, created:
     )
 
 
-def publish(redis_url: str, *events: SignupCompleted) -> None:
+def publish(redis_url: str, *events: EventBase) -> None:
     """Publish to reglab.registration the way the outbox relay does (event id as message_id)."""
 
     async def go() -> None:
