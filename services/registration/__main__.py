@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from services.registration.app import create_app
-from services.registration.renew_cli import main as renew
+from services.registration.renew_cli import run as renew
 from services.registration.settings import RegistrationSettings
 from shared.entrypoint import run_service
 

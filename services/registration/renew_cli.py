@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,6 +24,7 @@ from services.registration.settings import RegistrationSettings
 from shared.audit import AuditEntry
 from shared.db import create_tables, make_engine, transaction
 from shared.events import utc_now
+from shared.logs import configure_logging
 from shared.outbox import OutboxMessage
 from shared.policy import load_policies
 
@@ -42,6 +44,12 @@ def progress_line(run: RenewalRun) -> str:
     percent = progress_percent(run.organisations_done, run.organisations_total)
     return (f"Förnyelse {run.from_year} → {run.to_year}: {run.organisations_done}/{run.organisations_total} "
             f"organisationer ({percent} %), {run.memberships_created} medlemskap")
+
+
+def run(argv: Sequence[str]) -> int:
+    """The command as ``__main__`` runs it: only warnings are logged (to stderr), progress goes to stdout."""
+    configure_logging("registration", fmt=os.environ.get("LOG_FORMAT", "console"), level="WARNING")
+    return main(argv)
 
 
 def main(argv: Sequence[str], settings: RegistrationSettings | None = None) -> int:

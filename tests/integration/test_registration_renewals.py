@@ -1,0 +1,215 @@
+"""The yearly run on real Redis and both databases: resumable after a crash, idempotent when run twice."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from devtools.bench import org_number
+from services.registration import renewals
+from services.registration.models import Membership
+from services.registration.renew_cli import main as renew
+from services.registration.renewals import run_batch, start_run
+from services.registration.settings import RegistrationSettings
+from shared.db import transaction
+from shared.events import MembershipsRenewed, utc_now
+from shared.outbox import OutboxMessage
+from shared.policy import load_policies
+from shared.settings import DEV_TOKEN
+from tests.support.invoicing import wait_for
+from tests.support.registration import REGISTRATION_STREAM, csrf_of, registration_client, signup_body
+from tests.support.servers import RedisServer
+from tests.support.streams import read_events
+
+AUTH = {"Authorization": f"Bearer {DEV_TOKEN}"}
+POLICY_2019 = ('year = 2019\nfee = "4500.00"\n'
+               '[[exemptions]]\nnetwork = "analytiker"\nreason = "Samarrangemang"\n')
+ORG_A, ORG_B, ORG_C = "556677-8899", "212000-0142", org_number(3)
+
+
+@dataclass
+class Registration:
+    client: TestClient
+    settings: RegistrationSettings
+
+    @property
+    def engine(self) -> Engine:
+        engine: Engine = self.client.app.state.runtime.engine  # type: ignore[attr-defined]
+        return engine
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.client.post(path, json=body, headers=AUTH)
+        assert response.status_code in (200, 201), response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    def renewed_events(self) -> list[MembershipsRenewed]:
+        return [e for e in read_events(self.settings.redis_url, REGISTRATION_STREAM)
+                if isinstance(e, MembershipsRenewed)]
+
+    def memberships(self, year: int) -> list[tuple[int, int, str]]:
+        with Session(self.engine) as session:
+            return [(m.organisation_id, m.network_id, m.status) for m in session.exec(
+                select(Membership).where(Membership.year == year).order_by(col(Membership.id)))]
+
+
+@pytest.fixture
+def registration(database_url: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[Registration]:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "2019.toml").write_text(POLICY_2019, encoding="utf-8")
+    options: dict[str, Any] = {"fee_policy_dir": policies, "renewal_batch_size": 1}
+    with registration_client(database_url, redis_server.url, **options) as client:
+        settings = client.app.state.runtime.settings  # type: ignore[attr-defined]
+        yield Registration(client, settings)
+
+
+def given_three_organisations(registration: Registration) -> None:
+    """A: three networks over two sign-ups (the second with a new contact); B: one cancelled;
+    C: one opted out and one it already has in 2019."""
+    first = registration.post("/api/v1/signups", signup_body(ORG_A, ["rus", "analytiker"]))
+    again = signup_body(ORG_A, ["ung-region"])
+    again["contact"] = {"name": "Bo Berg", "email": "bo@region.example"}
+    registration.post("/api/v1/signups", again)
+    b = {m["network"]: m["id"] for m in registration.post(
+        "/api/v1/signups", signup_body(ORG_B, ["rus", "integration"]))["memberships"]}
+    c = {m["network"]: m["id"] for m in registration.post(
+        "/api/v1/signups", signup_body(ORG_C, ["rus", "fysisk-planering", "integration"]))["memberships"]}
+    registration.post(f"/api/v1/memberships/{b['integration']}/cancel", {"reason": "Slutar"})
+    registration.client.put(f"/api/v1/memberships/{c['fysisk-planering']}/renewal-opt-out", headers=AUTH,
+                            json={"opt_out": True})
+    registration.post("/api/v1/signups", {**signup_body(ORG_C, ["rus"]), "year": 2019})
+    assert first["memberships"][0]["status"] == "active"
+
+
+def progress(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The command's own lines (in tests, log lines go to stdout as well)."""
+    return [line for line in capsys.readouterr().out.splitlines()
+            if line.startswith(("Startar", "Fortsätter", "Förnyelse", "Klar"))]
+
+
+def renewed_by_organisation(events: list[MembershipsRenewed]) -> dict[str, list[tuple[str, str]]]:
+    return {e.organisation.org_number: [(m.network_code, "exempt" if m.fee_exempt else str(m.fee))
+                                        for m in e.memberships] for e in events}
+
+
+def test_a_run_stopped_between_batches_resumes_where_it_stopped_and_a_second_run_renews_nothing(
+        registration: Registration, capsys: pytest.CaptureFixture[str]) -> None:
+    given_three_organisations(registration)
+    policies = load_policies(registration.settings.fee_policy_dir)
+    with transaction(registration.engine) as session:
+        run, created = start_run(session, 2018, 2019, policies=policies, actor="ekonomi", now=utc_now())
+    assert created and run.organisations_total == 3
+    assert run.id is not None
+    after_one = run_batch(registration.engine, run.id, policies=policies, batch_size=1, actor="ekonomi",
+                          clock=utc_now)
+    assert (after_one.status, after_one.organisations_done) == ("running", 1)
+    # The process dies here. The command resumes the same run.
+
+    assert renew(["--from", "2018", "--to", "2019", "--by", "ekonomi"], registration.settings) == 0
+    lines = progress(capsys)
+    assert lines[0] == ("Fortsätter förnyelse 1: Förnyelse 2018 → 2019: 1/3 organisationer (33 %), "
+                        "3 medlemskap")
+    assert lines[-1] == "Klar: 3 organisationer, 5 medlemskap förnyade till 2019."
+    assert "Förnyelse 2018 → 2019: 2/3 organisationer (66 %), 4 medlemskap" in lines
+
+    events = wait_for(lambda: len(registration.renewed_events()) == 3 and registration.renewed_events(),
+                      what="one memberships.renewed per organisation")
+    assert renewed_by_organisation(events) == {
+        "5566778899": [("analytiker", "exempt"), ("ung-region", "4500.00"), ("rus", "4500.00")],
+        "2120000142": [("rus", "4500.00")],
+        org_number(3): [("integration", "4500.00")],
+    }
+    by_org = {e.organisation.org_number: e for e in events}
+    assert by_org["5566778899"].contact.name == "Bo Berg", "the contact of the latest sign-up"
+    assert {(e.from_year, e.year, e.renewal_run_id) for e in events} == {(2018, 2019, 1)}
+    assert all(m.created and m.year == 2019 for e in events for m in e.memberships)
+    assert len(registration.memberships(2019)) == 6, "five renewed and C's own sign-up for 2019"
+
+    assert renew(["--from", "2018", "--to", "2019"], registration.settings) == 0
+    assert progress(capsys)[-1] == "Klar: 0 organisationer, 0 medlemskap förnyade till 2019."
+    assert len(registration.memberships(2019)) == 6
+    runs = registration.client.get("/api/v1/renewals", headers=AUTH).json()
+    assert [(r["id"], r["status"], r["organisations_total"], r["percent"]) for r in runs] == [
+        (2, "finished", 0, 100), (1, "finished", 3, 100)]
+    assert runs[1]["started_by"] == "ekonomi"
+    # Five sign-ups, one cancellation, three renewals: nothing else was staged.
+    wait_for(lambda: len(read_events(registration.settings.redis_url, REGISTRATION_STREAM)) == 9,
+             what="every staged event published")
+    with Session(registration.engine) as session:
+        assert session.exec(select(func.count()).select_from(OutboxMessage)).one() == 9
+    assert len(registration.renewed_events()) == 3, "the second run publishes nothing"
+
+
+def test_a_crash_inside_a_batch_rolls_the_whole_batch_back_and_the_resumed_run_renews_each_once(
+        registration: Registration, monkeypatch: pytest.MonkeyPatch) -> None:
+    given_three_organisations(registration)
+    policies = load_policies(registration.settings.fee_policy_dir)
+    staged = renewals.add_event
+    calls: list[int] = []
+
+    def dies_on_the_second_organisation(session: Session, event: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("killed mid-batch")
+        staged(session, event)
+
+    monkeypatch.setattr(renewals, "add_event", dies_on_the_second_organisation)
+    with transaction(registration.engine) as session:
+        run, _created = start_run(session, 2018, 2019, policies=policies, actor="ekonomi", now=utc_now())
+    assert run.id is not None
+    with pytest.raises(RuntimeError, match="killed mid-batch"):
+        renewals.run_to_end(registration.engine, run.id, policies=policies, batch_size=2, actor="ekonomi",
+                            clock=utc_now)
+    assert registration.memberships(2019) == [registration.memberships(2019)[0]], "only C's own sign-up"
+    monkeypatch.setattr(renewals, "add_event", staged)
+
+    finished = renewals.run_to_end(registration.engine, run.id, policies=policies, batch_size=2,
+                                   actor="ekonomi", clock=utc_now)
+    assert (finished.status, finished.organisations_done, finished.memberships_created) == ("finished", 3, 5)
+    events = wait_for(lambda: len(registration.renewed_events()) == 3 and registration.renewed_events())
+    assert sorted(len(e.memberships) for e in events) == [1, 1, 3]
+    assert len(registration.memberships(2019)) == 6
+
+
+def test_a_year_without_a_fee_policy_is_refused_clearly(registration: Registration,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    refused = registration.client.post("/api/v1/renewals", headers=AUTH,
+                                       json={"from_year": 2019, "to_year": 2020})
+    assert refused.status_code == 422
+    assert refused.json()["detail"].startswith("Det finns ingen avgiftspolicy för 2020.")
+    assert renew(["--from", "2019", "--to", "2020"], registration.settings) == 1
+    assert "ingen avgiftspolicy för 2020" in capsys.readouterr().err
+    assert registration.client.get("/api/v1/renewals", headers=AUTH).json() == []
+
+
+def test_finance_starts_the_run_on_the_page_and_watches_it_finish(registration: Registration) -> None:
+    given_three_organisations(registration)
+    client = registration.client
+    assert client.get("/staff/renewals").status_code == 303, "a login first"
+    client.post("/login", data={"username": "admin", "password": DEV_TOKEN,
+                                "csrf_token": csrf_of(client.get("/login").text), "next": "/"})
+    page = client.get("/staff/renewals")
+    assert page.status_code == 200 and 'name="from_year" value="2018"' in page.text
+
+    assert client.post("/staff/renewals", data={"csrf_token": "forged", "from_year": "2018",
+                                                "to_year": "2019"}).status_code == 400
+    started = client.post("/staff/renewals", data={"csrf_token": csrf_of(page.text), "from_year": "2018",
+                                                   "to_year": "2019"})
+    assert started.status_code == 303 and started.headers["location"] == "/staff/renewals#run-1"
+
+    wait_for(lambda: client.get("/api/v1/renewals/1", headers=AUTH).json()["status"] == "finished",
+             what="the run finished in the background")
+    done = client.get("/staff/renewals")
+    assert "3 av 3 organisationer · 5 medlemskap förnyade" in done.text
+    assert re.search(r'<progress max="100" value="100">', done.text)
+    assert 'http-equiv="refresh"' not in done.text, "no refreshing once nothing runs"
+    assert len(registration.memberships(2019)) == 6
