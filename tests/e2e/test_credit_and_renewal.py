@@ -39,7 +39,8 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, smtp_server: SmtpServe
                        database_urls=urls, log_dir=tmp_path / "logs",
                        extra_env={"REGLAB_API_TOKEN": API_TOKEN, "REGLAB_ENV": "test",
                                   "FINANCE_EMAIL": FINANCE, "RECLAIM_IDLE_MS": "2000",
-                                  "MAIL_RETRY_BASE_SECONDS": "0.2", "FEE_POLICY_DIR": str(policies), "RENEWAL_BATCH_SIZE": "1"})
+                                  "MAIL_RETRY_BASE_SECONDS": "0.2", "FEE_POLICY_DIR": str(policies),
+                                  "RENEWAL_BATCH_SIZE": "1"})
         try:
             system.start()
             yield system
