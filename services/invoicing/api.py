@@ -63,6 +63,8 @@ class InvoiceOut(BaseModel):
     total: Decimal
     ocr: str
     pdf_url: str
+    # A credit note names the invoice it credits.
+    credited_number: str | None = None
 
 
 def invoice_out(invoice: InvInvoice) -> InvoiceOut:
@@ -81,7 +83,7 @@ def invoice_out(invoice: InvInvoice) -> InvoiceOut:
                        period_end=line.period_end, vat_rate=line.vat_rate, amount=line.amount)
                for line in document.lines],
         net=document.net, vat=document.vat, total=document.total, ocr=document.ocr,
-        pdf_url=f"/api/v1/invoices/{document.number}.pdf",
+        pdf_url=f"/api/v1/invoices/{document.number}.pdf", credited_number=document.credited_number,
     )
 
 

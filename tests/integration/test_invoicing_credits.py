@@ -121,6 +121,7 @@ def test_a_cancelled_membership_gets_a_credit_note_for_its_line_only_and_only_on
     original, credit = invoices
     assert original["number"] == invoice["number"] and original["status"] == "partly_credited"
     assert credit["kind"] == "credit_note" and credit["status"] == "issued"
+    assert credit["credited_number"] == original["number"]
     assert int(credit["number"][-5:]) == int(original["number"][-5:]) + 1, "the same gap-free series"
     assert [(line["network"], line["amount"]) for line in credit["lines"]] == [("ung-region", "-4000.00")]
     assert (credit["net"], credit["vat"], credit["total"]) == ("-4000.00", "-1000.00", "-5000.00")
