@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
 
@@ -51,6 +51,11 @@ class RenewalRun(SQLModel, table=True):
     """One run of the yearly renewal, from_year → to_year, processed in batches of organisations."""
 
     __tablename__ = "reg_renewal_run"
+    # At most one unfinished run per (from_year, to_year): the page and the command
+    # starting at the same moment end up driving the same run.
+    __table_args__ = (Index("uq_reg_renewal_run_unfinished", "from_year", "to_year", unique=True,
+                            sqlite_where=text("status = 'running'"),
+                            postgresql_where=text("status = 'running'")),)
 
     id: int | None = Field(default=None, primary_key=True)
     from_year: int = Field(index=True)

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from services.registration.lifecycle_models import LIFECYCLE_MODELS, RenewalRun
 from services.registration.models import MODELS
 from services.registration.renewal_rules import RenewalRefused, progress_percent
-from services.registration.renewals import run_to_end, start_run
+from services.registration.renewals import run_to_end, start_or_resume
 from services.registration.settings import RegistrationSettings
 from shared.audit import AuditEntry
-from shared.db import create_tables, make_engine, transaction
+from shared.db import create_tables, make_engine
 from shared.events import utc_now
 from shared.logs import configure_logging
 from shared.outbox import OutboxMessage
@@ -64,9 +64,8 @@ def main(argv: Sequence[str], settings: RegistrationSettings | None = None) -> i
     try:
         create_tables(engine, [*MODELS, *LIFECYCLE_MODELS, OutboxMessage, AuditEntry])
         try:
-            with transaction(engine) as session:
-                run, created = start_run(session, args.from_year, args.to_year, policies=policies,
-                                         actor=actor, now=utc_now())
+            run, created = start_or_resume(engine, args.from_year, args.to_year, policies=policies,
+                                           actor=actor, now=utc_now())
         except RenewalRefused as refused:
             print(f"Förnyelsen kan inte starta: {refused}", file=sys.stderr)
             return 1

@@ -27,9 +27,15 @@ from sqlmodel import Session
 from services.registration.lifecycle_models import RenewalRun
 from services.registration.membership_routes import remote
 from services.registration.renewal_rules import RenewalRefused, progress_percent
-from services.registration.renewals import FINISHED, STATUS_LABELS, get_run, list_runs, run_batch, start_run
+from services.registration.renewals import (
+    FINISHED,
+    STATUS_LABELS,
+    get_run,
+    list_runs,
+    run_batch,
+    start_or_resume,
+)
 from services.registration.settings import RegistrationSettings
-from shared.db import transaction
 from shared.events import utc_now
 from shared.policy import FeePolicy
 from shared.runtime import ServiceRuntime
@@ -126,10 +132,9 @@ def renewal_router(runtime: ServiceRuntime, policies: Mapping[int, FeePolicy],
     PageUser = Annotated[str, Depends(staff_page(settings, "finance", "staff"))]
 
     def start(from_year: int, to_year: int, actor: str, remote_addr: str) -> RenewalRun:
-        with transaction(engine) as session:
-            run, _created = start_run(session, from_year, to_year, policies=policies, actor=actor,
-                                      now=utc_now(), remote_addr=remote_addr)
-            return run
+        run, _created = start_or_resume(engine, from_year, to_year, policies=policies, actor=actor,
+                                        now=utc_now(), remote_addr=remote_addr)
+        return run
 
     def runs() -> list[RenewalRun]:
         with Session(engine) as session:

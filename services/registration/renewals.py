@@ -97,13 +97,27 @@ def start_run(session: Session, from_year: int, to_year: int, *, policies: Mappi
                      organisations_total=count_pending(session, from_year, to_year), started_by=actor,
                      started_at=now)
     session.add(run)
-    session.flush()
+    session.flush()  # a concurrent start of the same years fails here (IntegrityError): retry to resume it
     record_act(session, actor=actor, action="renewal.start", subject=f"renewal:{run.id}",
                detail=f"Förnyelse {from_year} → {to_year}: {run.organisations_total} organisationer.",
                remote_addr=remote_addr, at=now)
     log.info("renewal run started", run_id=run.id, from_year=from_year, to_year=to_year,
              organisations=run.organisations_total, actor=actor)
     return run, True
+
+
+def start_or_resume(engine: Engine, from_year: int, to_year: int, *, policies: Mapping[int, FeePolicy],
+                    actor: str, now: datetime, remote_addr: str = "") -> tuple[RenewalRun, bool]:
+    """:func:`start_run` in its own transaction; a start that races another one resumes the winner's run."""
+    for attempt in range(1, RETRY_ATTEMPTS + 1):
+        try:
+            with transaction(engine) as session:
+                return start_run(session, from_year, to_year, policies=policies, actor=actor, now=now,
+                                 remote_addr=remote_addr)
+        except IntegrityError:
+            if attempt == RETRY_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 # --- Batches ---

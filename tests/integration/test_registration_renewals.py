@@ -11,13 +11,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from devtools.bench import org_number
 from services.registration import renewals
+from services.registration.lifecycle_models import RenewalRun
 from services.registration.models import Membership
 from services.registration.renew_cli import main as renew
-from services.registration.renewals import run_batch, start_run
+from services.registration.renewals import run_batch, start_or_resume, start_run
 from services.registration.settings import RegistrationSettings
 from shared.db import transaction
 from shared.events import MembershipsRenewed, utc_now
@@ -213,3 +215,16 @@ def test_finance_starts_the_run_on_the_page_and_watches_it_finish(registration: 
     assert re.search(r'<progress max="100" value="100">', done.text)
     assert 'http-equiv="refresh"' not in done.text, "no refreshing once nothing runs"
     assert len(registration.memberships(2019)) == 6
+
+
+def test_starting_the_same_years_again_resumes_the_one_unfinished_run(registration: Registration) -> None:
+    given_three_organisations(registration)
+    policies = load_policies(registration.settings.fee_policy_dir)
+    first, created = start_or_resume(registration.engine, 2018, 2019, policies=policies, actor="a",
+                                     now=utc_now())
+    again, created_again = start_or_resume(registration.engine, 2018, 2019, policies=policies, actor="b",
+                                           now=utc_now())
+    assert (created, created_again, again.id, again.started_by) == (True, False, first.id, "a")
+    # Two starts racing each other: the database lets only one unfinished run per years exist.
+    with pytest.raises(IntegrityError), transaction(registration.engine) as session:
+        session.add(RenewalRun(from_year=2018, to_year=2019, started_by="c", started_at=utc_now()))
