@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,3 +231,23 @@ def test_starting_the_same_years_again_resumes_the_one_unfinished_run(registrati
     # Two starts racing each other: the database lets only one unfinished run per years exist.
     with pytest.raises(IntegrityError), transaction(registration.engine) as session:
         session.add(RenewalRun(from_year=2018, to_year=2019, started_by="c", started_at=utc_now()))
+
+
+def test_the_renew_command_runs_as_a_process_and_prints_only_its_progress(registration: Registration) -> None:
+    given_three_organisations(registration)
+    env = {**os.environ, "REGISTRATION_DATABASE_URL": registration.settings.database_url,
+           "FEE_POLICY_DIR": str(registration.settings.fee_policy_dir), "RENEWAL_BATCH_SIZE": "2",
+           "REGLAB_ENV": "test"}
+    command = [sys.executable, "-m", "services.registration", "renew"]
+    done = subprocess.run([*command, "--from", "2018", "--to", "2019", "--by", "Eva"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "Startar förnyelse 1: Förnyelse 2018 → 2019: 0/3 organisationer (0 %), 0 medlemskap",
+        "Förnyelse 2018 → 2019: 2/3 organisationer (66 %), 4 medlemskap",
+        "Förnyelse 2018 → 2019: 3/3 organisationer (100 %), 5 medlemskap",
+        "Klar: 3 organisationer, 5 medlemskap förnyade till 2019.",
+    ]
+    bad = subprocess.run([*command, "--from", "2018"], env=env, capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert bad.returncode == 2 and "--to" in bad.stderr
