@@ -75,6 +75,7 @@ def credit_router(settings: InvoicingSettings, runtime: ServiceRuntime,
     templates = make_templates(Path(__file__).parent / "templates")
     templates.env.filters["rate"] = format_rate
     templates.env.globals["status_labels"] = STATUS_LABELS
+    templates.env.globals["registration_url"] = settings.registration_public_url.rstrip("/")
     ApiUser = Annotated[str, Depends(staff_api(settings, "finance"))]
     PageUser = Annotated[str, Depends(staff_page(settings, "finance"))]
 

@@ -32,7 +32,8 @@ def pages_router(settings: InvoicingSettings, engine: Engine) -> APIRouter:
     templates = make_templates(Path(__file__).parent / "templates")
     templates.env.filters["rate"] = format_rate
     templates.env.filters["orgnr"] = format_org_number
-    templates.env.globals.update(outcome_labels=OUTCOME_LABELS, status_labels=STATUS_LABELS)
+    templates.env.globals.update(outcome_labels=OUTCOME_LABELS, status_labels=STATUS_LABELS,
+                                 registration_url=settings.registration_public_url.rstrip("/"))
     UserDep = Annotated[str, Depends(staff_page(settings))]
     SessionDep = Annotated[Session, Depends(session_dependency(engine))]
 

@@ -266,6 +266,9 @@ def test_the_reissue_page_corrects_the_address_with_a_csrf_protected_form(invoic
     login(invoicing.client)
     form = invoicing.client.get(path)
     assert form.status_code == 200 and 'value="Box 654"' in form.text
+    renewals_link = 'href="http://127.0.0.1:8000/staff/renewals"'
+    assert renewals_link in form.text and renewals_link in invoicing.client.get("/").text, \
+        "the yearly run is one click from finance's pages"
     fields = {"name": "Region Jämtland Härjedalen", "invoice_email": "faktura@region.example",
               "street": "Kyrkgatan 12", "postal_code": "831 27", "city": "Östersund", "reference": "ABC123"}
 
