@@ -12,7 +12,9 @@ from datetime import date
 from enum import StrEnum
 
 from services.invoicing.document import Buyer, DocumentLine, InvoiceDocument, Seller, VatGroupLine
-from services.invoicing.domain import Outcome, compute_totals, due_date, ocr_reference
+from services.invoicing.domain import Outcome, due_date
+from services.invoicing.ocr import ocr_reference
+from shared.money import compute_totals
 
 
 class CancellationOutcome(StrEnum):
@@ -61,11 +63,13 @@ def open_lines(document: InvoiceDocument, credited_memberships: Collection[int])
 
 
 def credit_note_document(*, number: str, issue_date: date, seller: Seller, original: InvoiceDocument,
-                         lines: Sequence[DocumentLine]) -> InvoiceDocument:
+                         lines: Sequence[DocumentLine], round_to_krona: bool = False) -> InvoiceDocument:
     """A credit note for ``lines`` of ``original``: each line negated, totals from the negated lines.
 
     The buyer is the original's (a credit note goes to whom the invoice went).
-    There is nothing to pay, so the due date is the issue date.
+    There is nothing to pay, so the due date is the issue date. An original
+    with öresavrundning is credited with it too (half away from zero, so a
+    full credit's payable is exactly the original's, negated).
     """
     if not lines:
         raise CreditRefused("Det finns inga rader kvar att kreditera på fakturan.")
@@ -76,8 +80,8 @@ def credit_note_document(*, number: str, issue_date: date, seller: Seller, origi
         raise ValueError(f"lines {sorted(unknown)} are not on invoice {original.number}")
     negated = tuple(line.model_copy(update={"amount": -line.amount}) for line in lines)
     return _document(number=number, kind="credit_note", issue_date=issue_date, payment_terms_days=0,
-                     seller=seller, buyer=original.buyer, lines=negated, notes=original.notes,
-                     credited=original)
+                     seller=seller, buyer=original.buyer, lines=negated, original=original, credited=True,
+                     round_to_krona=round_to_krona or original.rounding != 0)
 
 
 @dataclass(frozen=True)
@@ -127,26 +131,27 @@ def correction_problems(correction: BuyerCorrection, current: Buyer) -> dict[str
 
 
 def reissued_document(*, number: str, issue_date: date, payment_terms_days: int, seller: Seller,
-                      original: InvoiceDocument, lines: Sequence[DocumentLine],
-                      buyer: Buyer) -> InvoiceDocument:
+                      original: InvoiceDocument, lines: Sequence[DocumentLine], buyer: Buyer,
+                      round_to_krona: bool = False) -> InvoiceDocument:
     """The new invoice that replaces ``original``: the same lines, the corrected buyer, new dates."""
     if not lines:
         raise CreditRefused("Det finns inga rader kvar att fakturera på nytt.")
     return _document(number=number, kind="invoice", issue_date=issue_date,
                      payment_terms_days=payment_terms_days, seller=seller, buyer=buyer,
-                     lines=tuple(lines), notes=original.notes, credited=None)
+                     lines=tuple(lines), original=original, credited=False, round_to_krona=round_to_krona)
 
 
 def _document(*, number: str, kind: str, issue_date: date, payment_terms_days: int, seller: Seller,
-              buyer: Buyer, lines: tuple[DocumentLine, ...], notes: tuple[str, ...],
-              credited: InvoiceDocument | None) -> InvoiceDocument:
-    totals = compute_totals([(line.amount, line.vat_rate) for line in lines])
+              buyer: Buyer, lines: tuple[DocumentLine, ...], original: InvoiceDocument, credited: bool,
+              round_to_krona: bool) -> InvoiceDocument:
+    totals = compute_totals([(line.amount, line.vat_rate) for line in lines], round_to_krona=round_to_krona)
     return InvoiceDocument(
         number=number, kind="credit_note" if kind == "credit_note" else "invoice", issue_date=issue_date,
         due_date=due_date(issue_date, payment_terms_days), payment_terms_days=payment_terms_days,
         ocr=ocr_reference(number), seller=seller, buyer=buyer, lines=lines,
         vat_groups=tuple(VatGroupLine(rate=g.rate, net=g.net, vat=g.vat) for g in totals.groups),
-        net=totals.net, vat=totals.vat, total=totals.total, notes=notes,
-        credited_number=credited.number if credited else None,
-        credited_issue_date=credited.issue_date if credited else None,
+        net=totals.net, vat=totals.vat, total=totals.total, rounding=totals.rounding,
+        notes=original.notes, vat_exemption_reason=original.vat_exemption_reason,
+        credited_number=original.number if credited else None,
+        credited_issue_date=original.issue_date if credited else None,
     )

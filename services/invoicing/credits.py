@@ -133,7 +133,8 @@ def issue_credit_note(session: Session, context: InvoicingContext, today: Today,
     sequence, number = take_number(session, today.counter)
     credit = credit_note_document(
         number=number, issue_date=today.issue_date, seller=context.seller, original=document,
-        lines=[line for line in document.lines if line.membership_id in wanted])
+        lines=[line for line in document.lines if line.membership_id in wanted],
+        round_to_krona=context.round_to_krona)
     pdf = context.render_pdf(credit)
     note = store_document(session, credit, today.counter.series, sequence, pdf, today.now,
                           signup_id=original.signup_id, source_event_id=source_event_id,
@@ -207,7 +208,8 @@ def reissue_invoice(session: Session, context: InvoicingContext, number: str, co
     buyer = correction.applied_to(document.buyer)
     replacement = reissued_document(number=new_number, issue_date=today.issue_date,
                                     payment_terms_days=context.payment_terms_days, seller=context.seller,
-                                    original=document, lines=again, buyer=buyer)
+                                    original=document, lines=again, buyer=buyer,
+                                    round_to_krona=context.round_to_krona)
     pdf = context.render_pdf(replacement)
     invoice = store_document(session, replacement, today.counter.series, sequence, pdf, today.now,
                              signup_id=original.signup_id, source_event_id=f"reissue:{number}",

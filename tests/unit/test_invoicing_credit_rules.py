@@ -18,8 +18,9 @@ from services.invoicing.credit_rules import (
     reissued_document,
 )
 from services.invoicing.document import Buyer, InvoiceDocument
-from services.invoicing.domain import FeeDecision, Outcome, build_invoice, ocr_valid
+from services.invoicing.domain import FeeDecision, Outcome, build_invoice
 from services.invoicing.handlers import seller_from
+from services.invoicing.ocr import valid_ocr
 from services.invoicing.settings import InvoicingSettings
 from shared.events import MembershipInfo
 
@@ -29,7 +30,7 @@ BUYER = Buyer(organisation_id=7, name="Region Exempel", org_number="212000-0142"
               reference="Anna Andersson")
 
 
-def invoice(amounts: dict[str, tuple[str, str]]) -> InvoiceDocument:
+def invoice(amounts: dict[str, tuple[str, str]], *, round_to_krona: bool = False) -> InvoiceDocument:
     """An issued invoice with one line per network: code → (amount, VAT rate)."""
     decisions = [
         FeeDecision(MembershipInfo(membership_id=index, network_code=code, network_name=code.title(),
@@ -38,7 +39,7 @@ def invoice(amounts: dict[str, tuple[str, str]]) -> InvoiceDocument:
         for index, (code, (amount, rate)) in enumerate(amounts.items(), start=1)
     ]
     return build_invoice(number="2026-00001", issue_date=date(2026, 3, 2), payment_terms_days=30,
-                         seller=SELLER, buyer=BUYER, decisions=decisions)
+                         seller=SELLER, buyer=BUYER, decisions=decisions, round_to_krona=round_to_krona)
 
 
 def test_only_a_membership_with_an_invoice_line_not_yet_credited_gets_a_credit_note() -> None:
@@ -68,7 +69,7 @@ def test_a_credit_note_negates_only_the_cancelled_networks_line_and_refers_to_th
                                                       Decimal("-5000.00"))
     assert credit.buyer == original.buyer
     assert credit.due_date == credit.issue_date, "nothing to pay on a credit note"
-    assert ocr_valid(credit.ocr)
+    assert valid_ocr(credit.ocr)
 
 
 def test_a_full_credit_note_is_exactly_the_negation_of_the_original_even_where_vat_rounds() -> None:
@@ -82,6 +83,18 @@ def test_a_full_credit_note_is_exactly_the_negation_of_the_original_even_where_v
     assert (credit.net, credit.vat, credit.total) == (-original.net, -original.vat, -original.total)
     assert [(g.rate, g.net, g.vat) for g in credit.vat_groups] == [
         (g.rate, -g.net, -g.vat) for g in original.vat_groups]
+
+
+def test_a_full_credit_of_an_invoice_with_oresavrundning_gives_back_exactly_what_was_payable() -> None:
+    original = invoice({"rus": ("1000.50", "0.25")}, round_to_krona=True)  # 1250.625 → 1250.63, pays 1251
+    assert (original.total, original.rounding, original.payable) == (
+        Decimal("1250.63"), Decimal("0.37"), Decimal("1251.00"))
+
+    credit = credit_note_document(number="2026-00002", issue_date=date(2026, 4, 1), seller=SELLER,
+                                  original=original, lines=original.lines)
+
+    assert (credit.total, credit.rounding, credit.payable) == (
+        Decimal("-1250.63"), Decimal("-0.37"), Decimal("-1251.00"))
 
 
 def test_a_credit_note_of_nothing_or_of_a_credit_note_is_refused() -> None:
