@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from lxml import etree
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -30,6 +31,7 @@ from shared.events import (
     MembershipsRenewed,
     utc_now,
 )
+from tests.support import peppol_rules
 from tests.support.invoicing import (
     AUTH,
     NETWORK_NAMES,
@@ -40,9 +42,11 @@ from tests.support.invoicing import (
     signup_event,
     wait_for,
 )
+from tests.support.peppol_rules import NS
 from tests.support.servers import RedisServer
 from tests.support.streams import read_events
 
+CREDIT_NOTE_XSD = Path(__file__).parents[1] / "support" / "ubl-2.1-xsd" / "maindoc" / "UBL-CreditNote-2.1.xsd"
 POLICY_2019 = ('year = 2019\nfee = "4500.00"\n'
                '[[exemptions]]\nnetwork = "analytiker"\nreason = "Samarrangemang"\n')
 
@@ -136,6 +140,17 @@ def test_a_cancelled_membership_gets_a_credit_note_for_its_line_only_and_only_on
     [record] = invoicing.cancellations()
     assert (record.outcome, record.original_invoice_number, record.credit_note_number, record.reason) == (
         "credited", original["number"], credit["number"], "Lämnar nätverket")
+
+    # The e-invoice of the credit note: a valid Peppol CreditNote referring to the original.
+    xml = invoicing.client.get(f"/api/v1/invoices/{credit['number']}.xml", headers=AUTH)
+    assert xml.status_code == 200, xml.text
+    root = etree.fromstring(xml.content)
+    schema = etree.XMLSchema(etree.parse(str(CREDIT_NOTE_XSD)))
+    assert schema.validate(root), schema.error_log
+    for family, check in peppol_rules.FAMILIES.items():
+        assert check(root) == [], family
+    assert root.xpath("cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID/text()",
+                      namespaces=NS) == [original["number"]]
 
 
 def test_an_exempt_or_never_invoiced_membership_gets_no_credit_note_but_the_decision_is_recorded(
