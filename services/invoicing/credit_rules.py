@@ -25,15 +25,6 @@ class CancellationOutcome(StrEnum):
     BEFORE_INVOICING = "before_invoicing"
 
 
-CANCELLATION_LABELS = {
-    CancellationOutcome.CREDITED.value: "Krediterad",
-    CancellationOutcome.EXEMPT.value: "Avgiftsfri – ingen kreditfaktura",
-    CancellationOutcome.NOT_INVOICED.value: "Aldrig fakturerad – ingen kreditfaktura",
-    CancellationOutcome.ALREADY_CREDITED.value: "Redan krediterad",
-    CancellationOutcome.BEFORE_INVOICING.value: "Avslutad före fakturering – faktureras inte",
-}
-
-
 class CreditRefused(ValueError):
     """A credit or reissue that cannot be made; the message is Swedish, for finance."""
 

@@ -110,15 +110,10 @@ def invoice_lines(session: Session, invoice_id: int) -> list[InvInvoiceLine]:
 
 
 def credit_notes_for(session: Session, invoice: InvInvoice) -> list[InvInvoice]:
-    """The credit notes that credit lines of ``invoice``, oldest first."""
+    """The credit notes that credit lines of ``invoice``, oldest first (for the invoice page)."""
     ids = select(InvCreditLine.credit_note_id).where(InvCreditLine.original_invoice_id == invoice.id)
     return list(session.exec(select(InvInvoice).where(col(InvInvoice.id).in_(ids))
                              .order_by(col(InvInvoice.id))))
-
-
-def cancellations(session: Session, limit: int = 500) -> list[InvMembershipCancellation]:
-    return list(session.exec(select(InvMembershipCancellation)
-                             .order_by(col(InvMembershipCancellation.id).desc()).limit(limit)))
 
 
 # --- Issuing a credit note ---

@@ -17,7 +17,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from services.invoicing.app import create_app
-from services.invoicing.models import InvCreditLine, InvFeeDecision, InvInvoiceLine, InvMembershipCancellation
+from services.invoicing.credits import credit_notes_for
+from services.invoicing.models import (
+    InvCreditLine,
+    InvFeeDecision,
+    InvInvoice,
+    InvInvoiceLine,
+    InvMembershipCancellation,
+)
 from shared.audit import AuditEntry
 from shared.consumer import ProcessedEvent
 from shared.db import transaction
@@ -245,6 +252,8 @@ def test_reissue_credits_the_original_and_issues_a_corrected_invoice_in_one_go(i
         assert "Ny fakturaadress" in acts[0].detail
         charges = sorted((line.membership_id, line.charge) for line in session.exec(select(InvInvoiceLine)))
         assert charges == [(61, 0), (61, 1), (62, 0), (62, 1)]
+        stored = session.exec(select(InvInvoice).where(InvInvoice.number == original["number"])).one()
+        assert [note.number for note in credit_notes_for(session, stored)] == [credit["number"]]
 
     # A later cancellation credits the membership's line on the invoice that replaced the original.
     cancelled = cancellation(62, "ung-region")
