@@ -297,6 +297,9 @@ class MemberRow:
     org_number: str
     invoice_email: str
     registered_at: datetime
+    # "active" or "cancelled": a cancelled membership stays listed, marked as such.
+    status: str = "active"
+    membership_id: int = 0
 
 
 def membership_overview(session: Session) -> list[MemberRow]:
@@ -307,8 +310,8 @@ def membership_overview(session: Session) -> list[MemberRow]:
         .join(Organisation, col(Organisation.id) == Membership.organisation_id)
         .order_by(col(Membership.year).desc(), col(Network.position), col(Organisation.name))
     )
-    return [MemberRow(m.year, n.name, o.name, o.org_number, o.invoice_email, m.created_at)
-            for m, n, o in session.exec(query)]
+    return [MemberRow(m.year, n.name, o.name, o.org_number, o.invoice_email, m.created_at, m.status,
+                      m.id or 0) for m, n, o in session.exec(query)]
 
 
 def submit_signup(engine: Engine, data: Mapping[str, object], *, policies: dict[int, FeePolicy],

@@ -128,3 +128,6 @@ def test_staff_cancel_on_the_membership_page_with_a_csrf_protected_form(client: 
     assert "membership.cancel" in after.text and "Slutar" in after.text, "the audit log is on the page"
     [event] = wait_for(lambda: cancellations(client), what="membership.cancelled")
     assert event.cancelled_by == "admin"
+    overview = client.get("/staff/signups").text
+    assert overview.count('<span class="badge failed">Avslutat</span>') == 1, "the overview marks it"
+    assert f'href="/staff/memberships/{ids["rus"]}"' in overview
