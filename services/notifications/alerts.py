@@ -36,6 +36,17 @@ KIND_LABELS = {
     EmailKind.invoice_copy.value: "Fakturakopia till ekonomi",
     EmailKind.dead_letter_alert.value: "Dött meddelande (till kansliet)",
     EmailKind.mail_failed_alert.value: "Misslyckad e-post (till kansliet)",
+    EmailKind.meeting_invitation.value: "Inbjudan till möte",
+    EmailKind.meeting_updated.value: "Ändrat möte",
+    EmailKind.meeting_cancelled.value: "Inställt möte",
+    EmailKind.participant_registered.value: "Bekräftad mötesanmälan",
+    EmailKind.participant_waiting.value: "Plats på väntelista",
+    EmailKind.participant_promoted.value: "Plats från väntelistan",
+    EmailKind.participant_cancelled.value: "Avbokad mötesanmälan",
+    EmailKind.meeting_reminder.value: "Påminnelse om möte",
+    EmailKind.invitation_reminder.value: "Påminnelse om inbjudan",
+    EmailKind.payment_reminder.value: "Betalningspåminnelse",
+    EmailKind.staff_digest.value: "Veckosammanställning (till kansliet)",
 }
 
 

@@ -9,8 +9,13 @@ from fastapi import FastAPI
 from services.notifications.api import count_by_status, make_router
 from services.notifications.handlers import make_handlers
 from services.notifications.models import MODELS
+from services.notifications.pages import staff_pages_router
+from services.notifications.readmodels import READ_MODELS
+from services.notifications.reminders.models import ReminderEntry
+from services.notifications.reminders.scheduler import ReminderScheduler
 from services.notifications.sender import MailSender
 from services.notifications.settings import NotificationsSettings
+from shared.clock import clock_from_settings
 from shared.consumer import consumer_name
 from shared.deadletters_web import dead_letters_router
 from shared.events import INVOICING_STREAM, OPERATIONS_STREAM, REGISTRATION_STREAM
@@ -19,22 +24,32 @@ from shared.runtime import ServiceRuntime
 from shared.web import install_common
 
 SERVICE = "notifications"
+REGISTRATION_EVENTS = ("signup.completed", "meeting.scheduled", "meeting.updated", "meeting.cancelled",
+                       "participant.registered", "participant.promoted", "participant.cancelled",
+                       "contact.unsubscribed", "network_weeks.set")
+INVOICING_EVENTS = ("invoice.issued", "invoice.overdue", "invoice.paid")
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
-    runtime = ServiceRuntime(SERVICE, settings, settings.database_url, MODELS)
-    sender = MailSender(runtime.engine, settings, instance=consumer_name(SERVICE))
-    handlers = make_handlers(settings)
+    runtime = ServiceRuntime(SERVICE, settings, settings.database_url,
+                             [*MODELS, *READ_MODELS, ReminderEntry])
+    # One clock for the handlers, the sender and the reminders: tests on real processes move
+    # it with REGLAB_CLOCK_FILE, so a reminder's email is due for the sender at the same moment.
+    clock = clock_from_settings(settings.clock_file, settings.environment)
+    sender = MailSender(runtime.engine, settings, instance=consumer_name(SERVICE), clock=clock.now)
+    handlers = make_handlers(settings, clock=clock.now)
     # Each commit of new email rows wakes the sender, so mail leaves without waiting for a poll.
-    runtime.consume(REGISTRATION_STREAM, {"signup.completed": handlers["signup.completed"]},
+    runtime.consume(REGISTRATION_STREAM, {name: handlers[name] for name in REGISTRATION_EVENTS},
                     after_commit=sender.wake)
-    runtime.consume(INVOICING_STREAM, {"invoice.issued": handlers["invoice.issued"]},
+    runtime.consume(INVOICING_STREAM, {name: handlers[name] for name in INVOICING_EVENTS},
                     after_commit=sender.wake)
     # Staff hear of every dead letter, from any service (see shared/deadletters.py).
     runtime.consume(OPERATIONS_STREAM, {"dead_letter.recorded": handlers["dead_letter.recorded"]},
                     after_commit=sender.wake)
     runtime.run_in_background("mail-sender", sender.run)
+    scheduler = ReminderScheduler(runtime.engine, settings, clock=clock, wake=sender.wake)
+    runtime.run_in_background("reminder-scheduler", scheduler.run)
 
     async def mail_queue_gauge() -> None:
         counts = await asyncio.to_thread(count_by_status, runtime.engine)
@@ -46,7 +61,9 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     app = FastAPI(title="Reglab Nätverk – e-post", version="1", lifespan=runtime.lifespan)
     install_common(app, settings, runtime)
     app.include_router(make_router(settings, runtime.engine, wake=sender.wake))
+    app.include_router(staff_pages_router(settings, runtime.engine))
     app.include_router(dead_letters_router(settings, runtime.dead_letters, home=("/", "E-postlogg")))
     app.state.runtime = runtime
     app.state.sender = sender
+    app.state.scheduler = scheduler
     return app

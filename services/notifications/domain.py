@@ -21,7 +21,7 @@ from typing import Any
 
 import jinja2
 
-from services.notifications import mime
+from services.notifications import mime, timefmt
 from shared.events import InvoiceIssued, SignupCompleted
 from shared.money import format_sek
 
@@ -38,6 +38,18 @@ class EmailKind(StrEnum):
     # To STAFF_EMAIL (see alerts.py); a failed alert raises no further alert.
     dead_letter_alert = "dead_letter_alert"
     mail_failed_alert = "mail_failed_alert"
+    # Meetings (see meetings.py) and the reminder ledger (see reminders/).
+    meeting_invitation = "meeting_invitation"
+    meeting_updated = "meeting_updated"
+    meeting_cancelled = "meeting_cancelled"
+    participant_registered = "participant_registered"
+    participant_waiting = "participant_waiting"
+    participant_promoted = "participant_promoted"
+    participant_cancelled = "participant_cancelled"
+    meeting_reminder = "meeting_reminder"
+    invitation_reminder = "invitation_reminder"
+    payment_reminder = "payment_reminder"
+    staff_digest = "staff_digest"
 
 
 class EmailStatus(StrEnum):
@@ -91,6 +103,9 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["sek"] = format_sek
     env.filters["amount"] = _amount
+    env.filters["datetime_sv"] = timefmt.swedish_datetime
+    env.filters["date_sv"] = timefmt.swedish_date
+    env.filters["clock"] = timefmt.clock_time
     return env
 
 

@@ -13,8 +13,9 @@ from datetime import datetime
 import structlog
 from sqlmodel import Session
 
-from services.notifications import alerts, domain
+from services.notifications import alerts, domain, invoices
 from services.notifications.domain import EmailStatus, OutgoingEmail
+from services.notifications.meeting_handlers import make_meeting_handlers
 from services.notifications.models import ERROR_LENGTH, Email
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import EventHandler
@@ -75,6 +76,11 @@ def make_handlers(settings: NotificationsSettings,
             if alert is not None:
                 session.add(alert)
 
+    def record_and_alert(session: Session, event: EventBase, emails: list[OutgoingEmail],
+                         now: datetime) -> None:
+        rows = record_emails(session, event, emails, sender=settings.mail_from, now=now)
+        tell_staff_of_failures(session, rows, now)
+
     def on_signup_completed(session: Session, event: SignupCompleted) -> None:
         now = clock()
         rows = record_emails(session, event, domain.signup_emails(event), sender=settings.mail_from, now=now)
@@ -86,12 +92,16 @@ def make_handlers(settings: NotificationsSettings,
                              domain.invoice_emails(event, finance_email=settings.finance_email),
                              sender=settings.mail_from, now=now)
         tell_staff_of_failures(session, rows, now)
+        invoices.on_issued(session, event)
 
     def on_dead_letter_recorded(session: Session, event: DeadLetterRecorded) -> None:
         # Once per event id: the consumer's processed_event mark and the log's unique
         # (event, recipient) make a redelivered or re-dead-lettered entry one email.
         record_emails(session, event, alerts.dead_letter_emails(event, staff_email=settings.staff_email),
                       sender=settings.mail_from, now=clock())
+        invoices.on_dead_letter(session, event)
 
     return {"signup.completed": on_signup_completed, "invoice.issued": on_invoice_issued,
-            "dead_letter.recorded": on_dead_letter_recorded}
+            "invoice.overdue": invoices.on_overdue, "invoice.paid": invoices.on_paid,
+            "dead_letter.recorded": on_dead_letter_recorded,
+            **make_meeting_handlers(settings, clock, record_and_alert)}

@@ -30,6 +30,7 @@ ADDR_SPEC = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/
                        r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
 SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+METHOD = re.compile(r"[A-Z]{1,20}")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class Part:
     content_type: str  # e.g. "application/pdf"
     content: bytes
     filename: str
+    # For ``text/calendar``: the iTIP method (REQUEST, CANCEL), which mail clients need in
+    # the Content-Type to offer "accept"/"decline" or to remove the event.
+    method: str = ""
 
 
 def parse_mailbox(value: str, display_name: str = "") -> Mailbox:
@@ -97,7 +101,14 @@ def _text(text: str, subtype: str) -> bytes:
 def _attachment(part: Part) -> bytes:
     filename = SAFE_FILENAME.sub("_", part.filename) or "bilaga"
     body = base64.encodebytes(part.content).replace(b"\n", b"\r\n")
-    return (f'Content-Type: {part.content_type}; name="{filename}"{CRLF}'
+    parameters = ""
+    if part.content_type.startswith("text/"):
+        parameters += '; charset="utf-8"'
+    if part.method:
+        if METHOD.fullmatch(part.method) is None:
+            raise ValueError(f"not an iTIP method: {part.method!r}")
+        parameters += f"; method={part.method}"
+    return (f'Content-Type: {part.content_type}{parameters}; name="{filename}"{CRLF}'
             f"Content-Transfer-Encoding: base64{CRLF}"
             f'Content-Disposition: attachment; filename="{filename}"{CRLF}{CRLF}').encode() + body
 

@@ -36,3 +36,11 @@ class NotificationsSettings(CommonSettings):
     # A claimed email is left alone by other instances for this long; if its
     # sender dies mid-batch, another instance picks the email up afterwards.
     claim_lease_seconds: float = Field(120.0, gt=0, validation_alias="MAIL_CLAIM_LEASE_SECONDS")
+
+    # Reminders (services/notifications/reminders): how often the scheduler records due
+    # reminders and queues them, and how many ledger rows one transaction handles.
+    reminder_poll_seconds: float = Field(30.0, gt=0, validation_alias="REMINDER_POLL_SECONDS")
+    reminder_batch: int = Field(200, ge=1, validation_alias="REMINDER_BATCH")
+    # The staff digest lists meetings with fewer registered than this share of capacity
+    # when their registration deadline is within 14 days.
+    digest_few_signups_share: float = Field(0.3, ge=0, le=1, validation_alias="DIGEST_FEW_SIGNUPS_SHARE")

@@ -1,0 +1,88 @@
+"""Notifications' read model of invoices, for payment reminders and the staff digest.
+
+``invoice.issued`` adds an invoice (a credit note marks the invoice it credits),
+``invoice.overdue`` marks it overdue with what is outstanding, ``invoice.paid``
+marks it paid. Payment reminders go only to overdue invoices neither paid nor
+credited (see reminders/rules.py). Dead letters are kept too, for the digest.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from services.notifications.readmodels import DeadLetterSeen, InvoiceView
+from shared.events import DeadLetterRecorded, InvoiceIssued, InvoiceOverdue, InvoicePaid
+
+
+def on_issued(session: Session, event: InvoiceIssued) -> None:
+    if event.kind == "credit_note":
+        if event.credited_number:
+            credited = session.get(InvoiceView, event.credited_number)
+            if credited is None:  # issued before notifications kept invoices: remember it is credited
+                credited = InvoiceView(
+                    number=event.credited_number,
+                    organisation=event.organisation.name,
+                    email=event.organisation.invoice_email,
+                    due_date=event.due_date,
+                )
+            credited.credited = True
+            session.add(credited)
+        return
+    if session.get(InvoiceView, event.number) is None:
+        session.add(
+            InvoiceView(
+                number=event.number,
+                organisation=event.organisation.name,
+                email=event.organisation.invoice_email,
+                due_date=event.due_date,
+                ocr=event.ocr,
+                total=event.total,
+                outstanding=event.total,
+            )
+        )
+
+
+def on_overdue(session: Session, event: InvoiceOverdue) -> None:
+    row = session.get(InvoiceView, event.number)
+    if row is None:
+        row = InvoiceView(
+            number=event.number,
+            organisation=event.organisation.name,
+            email=event.organisation.invoice_email,
+            due_date=event.due_date,
+        )
+    if row.overdue_as_of is not None and row.overdue_as_of > event.as_of:
+        return  # an older day's report
+    row.organisation, row.email = event.organisation.name, event.organisation.invoice_email
+    row.due_date, row.ocr, row.total = event.due_date, event.ocr, event.total
+    row.outstanding, row.overdue_as_of = event.outstanding, event.as_of
+    session.add(row)
+
+
+def on_paid(session: Session, event: InvoicePaid) -> None:
+    row = session.get(InvoiceView, event.number)
+    if row is None:
+        row = InvoiceView(
+            number=event.number,
+            organisation=event.organisation.name,
+            email=event.organisation.invoice_email,
+            due_date=event.paid_on,
+            total=event.total,
+        )
+    row.paid = True
+    row.outstanding = max(row.total - event.paid_amount, 0 * row.total)
+    session.add(row)
+
+
+def on_dead_letter(session: Session, event: DeadLetterRecorded) -> None:
+    if session.get(DeadLetterSeen, event.dead_letter_id) is None:
+        session.add(
+            DeadLetterSeen(
+                dead_letter_id=event.dead_letter_id,
+                recorded_at=event.occurred_at,
+                source_stream=event.source_stream,
+                group=event.group,
+                event_type=event.event_type,
+                error=event.error[:2000],
+            )
+        )
