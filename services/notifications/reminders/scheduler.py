@@ -60,6 +60,8 @@ log = structlog.get_logger(__name__)
 
 ledger = ReminderEntry.__table__  # type: ignore[attr-defined]
 # Fixed: an email's identity (and Message-ID) must not depend on the instance.
+# Rows per INSERT: well under SQLite's limit of bound parameters.
+INSERT_CHUNK = 500
 REMINDER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "reminders.notifications.reglab-natverk")
 
 
@@ -206,31 +208,45 @@ class ReminderScheduler:
         with transaction(self._engine) as session:
             snapshot = load_snapshot(session, now, staff_email=self._settings.staff_email)
             rows = _dedupe(due_rows(self._rules, snapshot, now))
-            if not rows:
-                return 0
-            values = [
-                {
-                    "rule": r.rule,
-                    "source_key": r.source_key,
-                    "recipient": r.recipient,
-                    "recipient_name": r.recipient_name[:300],
-                    "ref": r.ref,
-                    "subject": r.subject,
-                    "due_at": r.due_at,
-                    "status": LedgerStatus.pending.value,
-                    "note": "",
-                    "created_at": now,
+            connection = session.connection()
+            if rows:
+                # Most due rows were recorded by an earlier tick: leave those out before inserting.
+                known = {
+                    tuple(row)
+                    for row in connection.execute(
+                        sa_select(ledger.c.rule, ledger.c.source_key, ledger.c.recipient).where(
+                            ledger.c.source_key.in_({r.source_key for r in rows})
+                        )
+                    ).all()
                 }
-                for r in rows
-            ]
+                rows = [r for r in rows if (r.rule, r.source_key, r.recipient) not in known]
+            count = 0
             dialect = postgresql if not is_sqlite(self._engine) else sqlite
-            statement = (
-                dialect.insert(ledger)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=["rule", "source_key", "recipient"])
-            )
-            result = session.connection().execute(statement)
-            count = max(int(result.rowcount or 0), 0)
+            for start in range(0, len(rows), INSERT_CHUNK):
+                values = [
+                    {
+                        "rule": r.rule,
+                        "source_key": r.source_key,
+                        "recipient": r.recipient,
+                        "recipient_name": r.recipient_name[:300],
+                        "ref": r.ref,
+                        "subject": r.subject,
+                        "due_at": r.due_at,
+                        "status": LedgerStatus.pending.value,
+                        "note": "",
+                        "created_at": now,
+                    }
+                    for r in rows[start : start + INSERT_CHUNK]
+                ]
+                # ON CONFLICT DO NOTHING: another instance may record the same rows at the same moment.
+                statement = (
+                    dialect.insert(ledger)
+                    .values(values)
+                    .on_conflict_do_nothing(index_elements=["rule", "source_key", "recipient"])
+                    .returning(ledger.c.id)
+                )
+                # RETURNING, not rowcount: only the rows this call inserted, on both databases.
+                count += len(connection.execute(statement).all())
         if count:
             log.info("reminders recorded", count=count)
         return count
