@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from shared.settings import CommonSettings
 
@@ -44,3 +44,7 @@ class NotificationsSettings(CommonSettings):
     # The staff digest lists meetings with fewer registered than this share of capacity
     # when their registration deadline is within 14 days.
     digest_few_signups_share: float = Field(0.3, ge=0, le=1, validation_alias="DIGEST_FEW_SIGNUPS_SHARE")
+    # Overrides every built-in reminder rule's effective-from date (nothing due before it is
+    # ever sent). For tests on real processes that move the clock to another year; unset,
+    # each rule keeps the date it was introduced.
+    reminders_effective_from: AwareDatetime | None = Field(None, validation_alias="REMINDERS_EFFECTIVE_FROM")

@@ -27,7 +27,7 @@ from shared.clock import FrozenClock
 from shared.consumer import ProcessedEvent, handle_once
 from shared.db import create_tables, make_engine
 from shared.events import EventBase
-from tests.support import meetings as ev
+from tests.support import meeting_events as ev
 from tests.support.notifications import invoice_event
 
 STAFF = "kansliet@reglab.example"

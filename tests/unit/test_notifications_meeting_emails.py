@@ -14,7 +14,7 @@ import pytest
 from services.notifications import domain, ics, meetings, mime, timefmt
 from services.notifications.domain import EmailKind
 from shared.links import LinkInvalid, verify_link
-from tests.support.meetings import (
+from tests.support.meeting_events import (
     PUBLIC_URL,
     SCHEDULED_AT,
     SECRET,

@@ -11,7 +11,7 @@ from services.notifications.domain import EmailKind
 from services.notifications.readmodels import InviteeView, InvoiceView, MeetingView, ParticipantView
 from services.notifications.reminders import rules
 from services.notifications.reminders.rules import RULES_BY_NAME, Snapshot, due_rows
-from tests.support.meetings import DEADLINE, PUBLIC_URL, SECRET, STARTS
+from tests.support.meeting_events import DEADLINE, PUBLIC_URL, SECRET, STARTS
 
 CONTEXT = rules.Context(links=meetings.Links(SECRET, PUBLIC_URL), organizer="Reglab <natverk@reglab.example>")
 

@@ -173,7 +173,10 @@ class ReminderScheduler:
         self._engine = engine
         self._settings = settings
         self._clock = clock
-        self._rules = tuple(rules)
+        floor = settings.reminders_effective_from
+        self._rules = tuple(
+            dataclasses.replace(rule, effective_from=floor) if floor else rule for rule in rules
+        )
         self._by_name = {rule.name: rule for rule in self._rules} | {
             name: rule for name, rule in RULES_BY_NAME.items() if name not in {r.name for r in self._rules}
         }
