@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +20,7 @@ from shared.web import make_templates, staff_api, staff_page
 
 TEMPLATES = Path(__file__).parent / "templates"
 PAGE_SIZE = 200
+PREVIEW_SECRET = "preview-only-links-do-not-verify"
 ledger = ReminderEntry.__table__  # type: ignore[attr-defined]
 
 LEDGER_STATUS_LABELS = {"pending": "Väntar", "queued": "Köad som e-post", "skipped": "Hoppades över"}
@@ -88,7 +89,9 @@ def staff_pages_router(settings: NotificationsSettings, engine: Engine) -> APIRo
     templates.env.filters["local"] = _local
     page_user = Depends(staff_page(settings, "staff"))
     api_user = Depends(staff_api(settings, "staff"))
-    links = Links(settings.secret_key, settings.registration_public_url)
+    # Sample links are signed with a key of their own: a preview must never hand out a working
+    # sign-up or cancellation link for whatever real meeting or contact has a sample's id.
+    links = Links(PREVIEW_SECRET, settings.registration_public_url)
 
     @router.get("/reminders", response_class=HTMLResponse, include_in_schema=False)
     def reminders_page(
@@ -109,7 +112,6 @@ def staff_pages_router(settings: NotificationsSettings, engine: Engine) -> APIRo
                 "selected_status": status.value if status else "",
                 "source": source or "",
                 "status_labels": LEDGER_STATUS_LABELS,
-                "now": datetime.now(UTC),
             },
         )
 

@@ -46,8 +46,12 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, smtp_server: SmtpServe
         if request.param == "postgresql":
             urls = {s: databases.enter_context(postgres_database()) for s in SERVICES}
         system = Stack(
-            var_dir=tmp_path / "var", smtp_port=smtp_server.port, start_mail_catcher=False, ports=ports,
-            database_urls=urls, log_dir=tmp_path / "logs",
+            var_dir=tmp_path / "var",
+            smtp_port=smtp_server.port,
+            start_mail_catcher=False,
+            ports=ports,
+            database_urls=urls,
+            log_dir=tmp_path / "logs",
             extra_env={
                 "REGLAB_API_TOKEN": API_TOKEN,
                 "REGLAB_ENV": "test",
@@ -74,9 +78,13 @@ def move_clock(stack: Stack, at: str) -> None:
 
 def signup(number: str, name: str, email: str) -> dict[str, object]:
     return {
-        "organisation": {"name": name, "org_number": number, "invoice_email": f"faktura-{email}",
-                         "address": {"street": "Storgatan 1", "postal_code": "111 22", "city": "Stockholm"},
-                         "buyer_reference": "Ref"},
+        "organisation": {
+            "name": name,
+            "org_number": number,
+            "invoice_email": f"faktura-{email}",
+            "address": {"street": "Storgatan 1", "postal_code": "111 22", "city": "Stockholm"},
+            "buyer_reference": "Ref",
+        },
         "contact": {"name": email.split("@")[0].capitalize(), "email": email},
         "networks": ["rus"],
         "year": 2018,
@@ -86,16 +94,23 @@ def signup(number: str, name: str, email: str) -> dict[str, object]:
 def meeting_json() -> dict[str, object]:
     """As agreed with registration: times without an offset are Stockholm time."""
     return {
-        "network": "rus", "title": "RUS-träff; planering, \"budget\" och mer", "starts_at": "2018-02-07T10:00:00",
-        "ends_at": "2018-02-07T16:00:00", "venue": "Conventum", "address": "Fabriksgatan 5, Örebro",
-        "capacity": 1, "agenda": "10.00 Välkommen\n11.00 Regional utveckling",
-        "registration_deadline": "2018-01-31", "costs": {"venue": "1000.00", "food": "0", "speakers": "0"},
+        "network": "rus",
+        "title": 'RUS-träff; planering, "budget" och mer',
+        "starts_at": "2018-02-07T10:00:00",
+        "ends_at": "2018-02-07T16:00:00",
+        "venue": "Conventum",
+        "address": "Fabriksgatan 5, Örebro",
+        "capacity": 1,
+        "agenda": "10.00 Välkommen\n11.00 Regional utveckling",
+        "registration_deadline": "2018-01-31",
+        "costs": {"venue": "1000.00", "food": "0", "speakers": "0"},
         "outside_weeks_reason": "Testmöte utanför nätverksveckorna",
     }
 
 
-def wait_for(smtp: SmtpServer, to: str, subject_start: str, count: int = 1,
-             timeout: float = 60.0) -> list[EmailMessage]:
+def wait_for(
+    smtp: SmtpServer, to: str, subject_start: str, count: int = 1, timeout: float = 60.0
+) -> list[EmailMessage]:
     deadline = time.monotonic() + timeout
     found: list[EmailMessage] = []
     while time.monotonic() < deadline:
@@ -103,8 +118,10 @@ def wait_for(smtp: SmtpServer, to: str, subject_start: str, count: int = 1,
         if len(found) >= count:
             return found
         time.sleep(0.1)
-    raise AssertionError(f"{count} × {subject_start!r} to {to} not received; got {len(found)}: "
-                         f"{[str(m['Subject']) for m in smtp.messages]}")
+    raise AssertionError(
+        f"{count} × {subject_start!r} to {to} not received; got {len(found)}: "
+        f"{[str(m['Subject']) for m in smtp.messages]}"
+    )
 
 
 def text(message: EmailMessage) -> str:
@@ -145,10 +162,13 @@ def participants(stack: Stack, meeting_id: int) -> dict[str, str]:
 
 
 def test_a_meeting_from_invitation_through_the_waiting_list_to_reminders_sent_once(
-        stack: Stack, smtp_server: SmtpServer) -> None:
+    stack: Stack, smtp_server: SmtpServer
+) -> None:
     registration = stack.url("registration")
     for number, name, email in (("212000-0142", "Region Exempel", ANNA), ("202100-6255", "Kommun Norr", BO)):
-        assert httpx.post(f"{registration}/api/v1/signups", json=signup(number, name, email)).status_code == 201
+        assert (
+            httpx.post(f"{registration}/api/v1/signups", json=signup(number, name, email)).status_code == 201
+        )
 
     created = httpx.post(f"{registration}/api/v1/meetings", json=meeting_json(), headers=AUTH)
     assert created.status_code == 201, created.text
@@ -165,8 +185,10 @@ def test_a_meeting_from_invitation_through_the_waiting_list_to_reminders_sent_on
 
     # Anna signs up through her link and gets the place; Bo lands on the waiting list.
     for who, name in ((ANNA, "Anna"), (BO, "Bo")):
-        answer = submit_link_form(link(invitations[who], "/moten/anmalan/"),
-                                  {"name": name, "email": who, "organisation": "Org", "dietary": ""})
+        answer = submit_link_form(
+            link(invitations[who], "/moten/anmalan/"),
+            {"name": name, "email": who, "organisation": "Org", "dietary": ""},
+        )
         assert answer.status_code == 200, answer.text[:1000]
     [confirmation] = wait_for(smtp_server, ANNA, "Bekräftelse: RUS")
     assert str(ics(confirmation)["UID"]) == f"meeting-{meeting_id}@reglab"

@@ -14,6 +14,7 @@ meeting began, the deadline passed, a later reminder took over).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,14 +40,43 @@ class Snapshot:
     # Only loaded when a digest is to be sent.
     digest: digest.Digest | None = None
 
+    # Indexes, built once per snapshot: a tick looks up every ledger row it sends.
+    @functools.cached_property
+    def _meetings(self) -> dict[int, MeetingView]:
+        return {m.meeting_id: m for m in self.meetings}
+
+    @functools.cached_property
+    def _participants(self) -> dict[int, ParticipantView]:
+        return {p.participant_id: p for p in self.participants}
+
+    @functools.cached_property
+    def _invoices(self) -> dict[str, InvoiceView]:
+        return {i.number: i for i in self.invoices}
+
+    @functools.cached_property
+    def by_meeting(self) -> dict[int, tuple[list[ParticipantView], list[InviteeView]]]:
+        """Each meeting's participants and invitees."""
+        index: dict[int, tuple[list[ParticipantView], list[InviteeView]]] = {}
+        for participant in self.participants:
+            index.setdefault(participant.meeting_id, ([], []))[0].append(participant)
+        for invitee in self.invitees:
+            index.setdefault(invitee.meeting_id, ([], []))[1].append(invitee)
+        return index
+
     def meeting(self, meeting_id: int) -> MeetingView | None:
-        return next((m for m in self.meetings if m.meeting_id == meeting_id), None)
+        return self._meetings.get(meeting_id)
 
     def participant(self, participant_id: int) -> ParticipantView | None:
-        return next((p for p in self.participants if p.participant_id == participant_id), None)
+        return self._participants.get(participant_id)
 
     def invoice(self, number: str) -> InvoiceView | None:
-        return next((i for i in self.invoices if i.number == number), None)
+        return self._invoices.get(number)
+
+    def participants_of(self, meeting_id: int) -> list[ParticipantView]:
+        return self.by_meeting.get(meeting_id, ([], []))[0]
+
+    def invitees_of(self, meeting_id: int) -> list[InviteeView]:
+        return self.by_meeting.get(meeting_id, ([], []))[1]
 
 
 @dataclass(frozen=True)
@@ -149,8 +179,8 @@ def _live_meetings(snapshot: Snapshot, now: datetime) -> Iterator[MeetingView]:
 
 def meeting_targets(rule: Rule, snapshot: Snapshot, now: datetime) -> Iterator[Target]:
     for meeting in _live_meetings(snapshot, now):
-        for participant in snapshot.participants:
-            if participant.meeting_id == meeting.meeting_id and participant.status == "registered":
+        for participant in snapshot.participants_of(meeting.meeting_id):
+            if participant.status == "registered":
                 yield Target(
                     source_key=f"meeting:{meeting.meeting_id}",
                     anchor=meeting.starts_at,
@@ -194,20 +224,14 @@ def deadline_anchor(meeting: MeetingView) -> datetime:
 
 
 def _signed_up(snapshot: Snapshot, meeting_id: int) -> set[int]:
-    return {
-        p.contact_id for p in snapshot.participants if p.meeting_id == meeting_id and p.contact_id is not None
-    }
+    return {p.contact_id for p in snapshot.participants_of(meeting_id) if p.contact_id is not None}
 
 
 def invitation_targets(rule: Rule, snapshot: Snapshot, now: datetime) -> Iterator[Target]:
     for meeting in _live_meetings(snapshot, now):
         signed_up = _signed_up(snapshot, meeting.meeting_id)
-        for invitee in snapshot.invitees:
-            if (
-                invitee.meeting_id == meeting.meeting_id
-                and invitee.contact_id not in snapshot.unsubscribed
-                and invitee.contact_id not in signed_up
-            ):
+        for invitee in snapshot.invitees_of(meeting.meeting_id):
+            if invitee.contact_id not in snapshot.unsubscribed and invitee.contact_id not in signed_up:
                 yield Target(
                     source_key=f"meeting:{meeting.meeting_id}",
                     anchor=deadline_anchor(meeting),
@@ -230,7 +254,7 @@ def build_invitation_reminder(
     if contact_id in _signed_up(snapshot, meeting.meeting_id):
         return None
     invitee = next(
-        (i for i in snapshot.invitees if i.meeting_id == meeting.meeting_id and i.contact_id == contact_id),
+        (i for i in snapshot.invitees_of(meeting.meeting_id) if i.contact_id == contact_id),
         None,
     )
     if invitee is None:
