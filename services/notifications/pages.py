@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, func, select
 
 from services.notifications import previews, timefmt
 from services.notifications.meetings import Links
+from services.notifications.readmodels import InviteeView, MeetingView, ParticipantView
 from services.notifications.reminders.models import LedgerStatus, ReminderEntry
 from services.notifications.reminders.rules import RULES, RULES_BY_NAME
 from services.notifications.settings import NotificationsSettings
@@ -79,6 +81,81 @@ def read_ledger(
     return Ledger(counts=counts, rows=rows)
 
 
+@dataclass(frozen=True)
+class MeetingState:
+    """A meeting as notifications knows it, and where its reminders stand."""
+
+    meeting_id: int
+    title: str
+    network: str
+    starts_at: datetime
+    registration_deadline: str
+    cancelled: bool
+    invitees: int
+    registered: int
+    waiting: int
+    # (rule, status) → count of ledger rows for this meeting.
+    ledger: dict[tuple[str, str], int]
+
+
+def meeting_states(engine: Engine, limit: int = PAGE_SIZE) -> list[MeetingState]:
+    """Newest first: each meeting's people and its ledger rows by rule and status."""
+    meeting = MeetingView.__table__  # type: ignore[attr-defined]
+    invitee = InviteeView.__table__  # type: ignore[attr-defined]
+    participant = ParticipantView.__table__  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        rows = connection.execute(select(meeting).order_by(meeting.c.starts_at.desc()).limit(limit)).all()
+        ids = [row.meeting_id for row in rows]
+        invited: dict[int, int] = (
+            {
+                int(m): int(n)
+                for m, n in connection.execute(
+                    select(invitee.c.meeting_id, func.count())
+                    .where(invitee.c.meeting_id.in_(ids))
+                    .group_by(invitee.c.meeting_id)
+                ).all()
+            }
+            if ids
+            else {}
+        )
+        people: dict[tuple[int, str], int] = (
+            {
+                (m, s): n
+                for m, s, n in connection.execute(
+                    select(participant.c.meeting_id, participant.c.status, func.count())
+                    .where(participant.c.meeting_id.in_(ids))
+                    .group_by(participant.c.meeting_id, participant.c.status)
+                ).all()
+            }
+            if ids
+            else {}
+        )
+        keys = [f"meeting:{i}" for i in ids]
+        reminders: dict[str, dict[tuple[str, str], int]] = {}
+        if keys:
+            for source, rule, status, count in connection.execute(
+                select(ledger.c.source_key, ledger.c.rule, ledger.c.status, func.count())
+                .where(ledger.c.source_key.in_(keys))
+                .group_by(ledger.c.source_key, ledger.c.rule, ledger.c.status)
+            ).all():
+                reminders.setdefault(source, {})[(rule, status)] = int(count)
+    return [
+        MeetingState(
+            meeting_id=row.meeting_id,
+            title=row.title,
+            network=row.network_name,
+            starts_at=row.starts_at,
+            registration_deadline=timefmt.swedish_date(row.registration_deadline),
+            cancelled=bool(row.cancelled),
+            invitees=int(invited.get(row.meeting_id, 0)),
+            registered=people.get((row.meeting_id, "registered"), 0),
+            waiting=people.get((row.meeting_id, "waiting"), 0),
+            ledger=reminders.get(f"meeting:{row.meeting_id}", {}),
+        )
+        for row in rows
+    ]
+
+
 def _local(value: datetime | None) -> str:
     return timefmt.local(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
@@ -92,6 +169,19 @@ def staff_pages_router(settings: NotificationsSettings, engine: Engine) -> APIRo
     # Sample links are signed with a key of their own: a preview must never hand out a working
     # sign-up or cancellation link for whatever real meeting or contact has a sample's id.
     links = Links(PREVIEW_SECRET, settings.registration_public_url)
+
+    @router.get("/meetings", response_class=HTMLResponse, include_in_schema=False)
+    def meetings_page(request: Request, user: str = page_user) -> Any:
+        return templates.TemplateResponse(
+            request,
+            "meetings.html",
+            {
+                "user": user,
+                "meetings": meeting_states(engine),
+                "rules": [r for r in RULES if r.name.startswith(("meeting", "invitation"))],
+                "status_labels": LEDGER_STATUS_LABELS,
+            },
+        )
 
     @router.get("/reminders", response_class=HTMLResponse, include_in_schema=False)
     def reminders_page(

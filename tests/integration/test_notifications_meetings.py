@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from services.notifications.app import create_app
 from services.notifications.settings import NotificationsSettings
+from shared.links import LinkInvalid, verify_link
 from tests.support import meeting_events as ev
 from tests.support.notifications import publish
 from tests.support.servers import RedisServer, SmtpServer
@@ -183,7 +184,7 @@ def login(client: TestClient) -> None:
 
 
 def test_the_ledger_and_template_pages_need_a_login_and_preview_every_template(client: TestClient) -> None:
-    for path in ("/reminders", "/templates", "/templates/meeting_invitation.txt"):
+    for path in ("/reminders", "/meetings", "/templates", "/templates/meeting_invitation.txt"):
         answer = client.get(path, follow_redirects=False)
         assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
     login(client)
@@ -195,4 +196,34 @@ def test_the_ledger_and_template_pages_need_a_login_and_preview_every_template(c
     preview = client.get("/templates/meeting_invitation.txt")
     assert preview.status_code == 200
     assert "Inbjudan: Vårträff: regional statistik" in preview.text and "/moten/anmalan/" in preview.text
+    # A preview's sample link is never a working link for a real meeting and contact.
+    token = re.search(r"/moten/anmalan/([A-Za-z0-9._-]+)", preview.text)
+    assert token
+    with pytest.raises(LinkInvalid):
+        verify_link(ev.SECRET, "meeting-signup", token.group(1), ev.SCHEDULED_AT)
     assert client.get("/templates/nonexistent.txt").status_code == 404
+
+
+def test_the_meetings_page_shows_each_meeting_its_people_and_where_its_reminders_stand(
+    settings: NotificationsSettings, tmp_path: Path
+) -> None:
+    clock_file = tmp_path / "clock"
+    clock_file.write_text((ev.STARTS - timedelta(days=6)).isoformat())
+    settings = settings.model_copy(update={"clock_file": clock_file, "reminder_poll_seconds": 0.1})
+    info = ev.meeting()
+    with TestClient(create_app(settings)) as client:
+        publish(
+            settings.redis_url,
+            ev.scheduled(info, invitees=(ev.invitee(1), ev.invitee(2))),
+            ev.registered(info, ev.participant(40, 1)),
+            ev.registered(info, ev.participant(41, 2), "waiting"),
+        )
+        sent_kinds(client, 5)  # two invitations, a confirmation, a waiting notice, the reminder
+        login(client)
+        page = client.get("/meetings")
+
+    assert page.status_code == 200
+    row = page.text[page.text.index("Vårträff: regional statistik") :]
+    cells = re.findall(r'<td class="num">(\d+)</td>', row)[:3]
+    assert cells == ["2", "1", "1"]  # invited, registered, waiting
+    assert "/reminders?rule=meeting_7d&amp;status=queued&amp;source=meeting:12" in row
