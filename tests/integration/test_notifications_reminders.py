@@ -195,7 +195,11 @@ def test_a_row_no_longer_wanted_when_its_time_comes_is_skipped_with_the_reason(
 
     assert instance.send(ev.STARTS - timedelta(days=7)) == (0, 1)
     [row] = ledger(engine)
-    assert row.status == "skipped" and row.email_id is None and row.note == "inte längre aktuell"
+    assert (
+        row.status == "skipped"
+        and row.email_id is None
+        and row.note.startswith("deltagaren är inte längre anmäld")
+    )
     assert emails(engine, "meeting_reminder") == []
 
 
@@ -239,3 +243,16 @@ def test_the_weekly_digest_goes_to_staff_once_with_the_coming_network_weeks(
     assert digest.recipient == STAFF
     text = digest.raw.decode()
     assert "vecka 11" in text and "vecka 40" not in text
+
+
+def test_a_week_with_nothing_to_report_sends_no_digest_and_the_ledger_says_why(
+    engine: Engine, settings: NotificationsSettings
+) -> None:
+    monday = datetime(2027, 3, 1, 6, 0, tzinfo=UTC)
+
+    scheduler(engine, settings, monday, rules=(RULES_BY_NAME["staff_digest"],)).tick()
+    scheduler(engine, settings, monday + timedelta(hours=1), rules=(RULES_BY_NAME["staff_digest"],)).tick()
+
+    [row] = ledger(engine)
+    assert (row.rule, row.status, row.note) == ("staff_digest", "skipped", "inget att rapportera")
+    assert emails(engine, "staff_digest") == []

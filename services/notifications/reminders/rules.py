@@ -127,6 +127,8 @@ class Rule:
     stale_after: timedelta | None
     targets: Targets = field(repr=False)
     build: Builder = field(repr=False)
+    # Swedish, on the ledger when a due row is not sent after all (its builder returned None).
+    skip_reason: str = "inte längre aktuell"
 
     def due_at(self, anchor: datetime) -> datetime:
         return anchor + self.offset
@@ -346,11 +348,13 @@ def digest_targets(rule: Rule, snapshot: Snapshot, now: datetime) -> Iterator[Ta
 
 
 def build_digest(rule: Rule, row: DueRow, snapshot: Snapshot, context: Context) -> OutgoingEmail | None:
-    if snapshot.digest is None:
+    # Nothing to report: no email (staff are not sent "nothing to do" every week).
+    if snapshot.digest is None or snapshot.digest.empty:
         return None
     return digest.digest_email(snapshot.digest, staff_email=snapshot.staff_email)
 
 
+MEETING_SKIP = "deltagaren är inte längre anmäld, eller mötet är inställt"
 RULES: tuple[Rule, ...] = (
     Rule(
         name="meeting_7d",
@@ -364,6 +368,7 @@ RULES: tuple[Rule, ...] = (
         stale_after=timedelta(days=-1),
         targets=meeting_targets,
         build=build_meeting_reminder,
+        skip_reason=MEETING_SKIP,
     ),
     Rule(
         name="meeting_1d",
@@ -377,6 +382,7 @@ RULES: tuple[Rule, ...] = (
         stale_after=timedelta(0),
         targets=meeting_targets,
         build=build_meeting_reminder,
+        skip_reason=MEETING_SKIP,
     ),
     Rule(
         name="invitation_7d",
@@ -390,6 +396,7 @@ RULES: tuple[Rule, ...] = (
         stale_after=timedelta(hours=15),
         targets=invitation_targets,
         build=build_invitation_reminder,
+        skip_reason="kontakten har anmält sig eller avregistrerat sig, eller mötet är inställt",
     ),
     Rule(
         name="payment_7d",
@@ -403,6 +410,7 @@ RULES: tuple[Rule, ...] = (
         stale_after=timedelta(days=21),
         targets=payment_targets,
         build=build_payment_reminder,
+        skip_reason="fakturan är betald eller krediterad",
     ),
     Rule(
         name="payment_21d",
@@ -416,6 +424,7 @@ RULES: tuple[Rule, ...] = (
         stale_after=timedelta(days=90),
         targets=payment_targets,
         build=build_payment_reminder,
+        skip_reason="fakturan är betald eller krediterad",
     ),
     Rule(
         name="staff_digest",
@@ -429,6 +438,7 @@ RULES: tuple[Rule, ...] = (
         stale_after=timedelta(days=1),
         targets=digest_targets,
         build=build_digest,
+        skip_reason="inget att rapportera",
     ),
 )
 RULES_BY_NAME = {rule.name: rule for rule in RULES}

@@ -312,7 +312,7 @@ class ReminderScheduler:
         )
         outgoing = rule.build(rule, due, snapshot, self._context)
         if outgoing is None:
-            return None, "inte längre aktuell"
+            return None, rule.skip_reason
         event_id = reminder_event_id(due.rule, due.source_key, due.recipient)
         try:
             rendered = domain.render(outgoing, sender=self._settings.mail_from, event_id=event_id, date=now)
