@@ -15,7 +15,7 @@ serves the pages and verifies the tokens (shared/links.py):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -144,8 +144,10 @@ def _email(
     )
 
 
-def _safely(build: Any, recipients: Iterable[Recipient]) -> list[OutgoingEmail]:
-    """One email per distinct address; an address the calendar cannot take is left to render() to refuse."""
+def _one_per_address(
+    build: Callable[[Recipient], OutgoingEmail], recipients: Iterable[Recipient]
+) -> list[OutgoingEmail]:
+    """One email per distinct address (a participant who is also an invitee hears once)."""
     emails: list[OutgoingEmail] = []
     seen: set[str] = set()
     for recipient in recipients:
@@ -213,7 +215,7 @@ def invitation_emails(
 ) -> list[OutgoingEmail]:
     """An invitation to every invitee who has not unsubscribed."""
     recipients = [invitee_recipient(i) for i in event.invitees if i.contact_id not in unsubscribed]
-    return _safely(
+    return _one_per_address(
         lambda r: invitation(event.meeting, r, links=links, organizer=organizer, sent_at=event.occurred_at),
         recipients,
     )
@@ -276,7 +278,7 @@ def update_emails(
             ),
         )
 
-    return _safely(build, recipients)
+    return _one_per_address(build, recipients)
 
 
 def cancellation_emails(
@@ -304,7 +306,7 @@ def cancellation_emails(
             ),
         )
 
-    return _safely(build, recipients)
+    return _one_per_address(build, recipients)
 
 
 PARTICIPANT_EMAILS = {

@@ -27,6 +27,7 @@ from shared.events import (
     Address,
     Contact,
     DeadLetterRecorded,
+    Invitee,
     InvoiceIssued,
     InvoiceLineInfo,
     MeetingCancelled,
@@ -92,10 +93,10 @@ class Preview:
     build: Callable[[meetings.Links, str], OutgoingEmail]
 
 
-def _invitees() -> tuple[meetings.Invitee, ...]:
+def _invitees() -> tuple[Invitee, ...]:
     contact_id, name, email = INVITEE_ANNA
     return (
-        meetings.Invitee(
+        Invitee(
             contact_id=contact_id,
             name=name,
             email=email,

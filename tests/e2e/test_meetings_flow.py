@@ -22,6 +22,7 @@ import httpx
 import icalendar
 import pytest
 
+from devtools.bench import org_number
 from devtools.stack import SERVICES, Stack, free_port
 from tests.e2e.conftest import API_TOKEN
 from tests.support.failures import print_logs_if_failed
@@ -30,8 +31,11 @@ from tests.support.servers import SmtpServer, postgres_database
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 STAFF = "kansliet@reglab.example"
 ANNA, BO = "anna@region.example", "bo@norr.example"
+# Invited too: Cy never answers (and is reminded), Dag unsubscribes (and is not).
+CY, DAG = "cy@syd.example", "dag@vast.example"
 # The shipped fee policy is 2018's, so the clock is moved there.
 JANUARY = "2018-01-10T09:00:00+01:00"
+DEADLINE_REMINDER = "2018-01-24T09:30:00+01:00"  # the deadline 2018-01-31, 09.00, minus 7 days
 WEEK_BEFORE = "2018-01-31T10:00:00+01:00"  # the meeting starts 2018-02-07 10.00 Stockholm
 DAY_BEFORE = "2018-02-06T10:30:00+01:00"
 
@@ -165,7 +169,13 @@ def test_a_meeting_from_invitation_through_the_waiting_list_to_reminders_sent_on
     stack: Stack, smtp_server: SmtpServer
 ) -> None:
     registration = stack.url("registration")
-    for number, name, email in (("212000-0142", "Region Exempel", ANNA), ("202100-6255", "Kommun Norr", BO)):
+    members = (
+        ("212000-0142", "Region Exempel", ANNA),
+        ("202100-6255", "Kommun Norr", BO),
+        (org_number(901), "Region Syd", CY),
+        (org_number(902), "Kommun Väst", DAG),
+    )
+    for number, name, email in members:
         assert (
             httpx.post(f"{registration}/api/v1/signups", json=signup(number, name, email)).status_code == 201
         )
@@ -175,7 +185,7 @@ def test_a_meeting_from_invitation_through_the_waiting_list_to_reminders_sent_on
     meeting_id = created.json()["id"]
 
     # Invitations, each with a calendar invitation that parses and names the meeting.
-    invitations = {who: wait_for(smtp_server, who, "Inbjudan")[0] for who in (ANNA, BO)}
+    invitations = {who: wait_for(smtp_server, who, "Inbjudan")[0] for who in (ANNA, BO, CY, DAG)}
     for message in invitations.values():
         event = ics(message)
         assert str(event["UID"]) == f"meeting-{meeting_id}@reglab"
@@ -201,6 +211,16 @@ def test_a_meeting_from_invitation_through_the_waiting_list_to_reminders_sent_on
     [promotion] = wait_for(smtp_server, BO, "Du har fått en plats")
     assert str(ics(promotion)["UID"]) == f"meeting-{meeting_id}@reglab"
     assert participants(stack, meeting_id) == {ANNA: "cancelled", BO: "registered"}
+
+    # Dag unsubscribes through the link in the invitation; a week before the deadline Cy, who
+    # has not answered, is reminded with a sign-up link, and Dag, Anna and Bo are not.
+    assert submit_link_form(link(invitations[DAG], "/avregistrera/"), {}).status_code == 200
+    time.sleep(1.0)  # contact.unsubscribed reaches notifications before the clock moves
+    move_clock(stack, DEADLINE_REMINDER)
+    [nudge] = wait_for(smtp_server, CY, "Påminnelse: sista anmälningsdag")
+    assert link(nudge, "/moten/anmalan/") and link(nudge, "/avregistrera/")
+    for who in (ANNA, BO, DAG):
+        assert [m for m in smtp_server.to(who) if "sista anmälningsdag" in str(m["Subject"])] == []
 
     # A week before: Bo (registered) is reminded; Anna (cancelled) is not.
     move_clock(stack, WEEK_BEFORE)
