@@ -203,7 +203,12 @@ class ReminderScheduler:
     def tick(self) -> TickResult:
         now = self._clock.now()
         recorded = self.plan(now)
-        queued, skipped = self.send(now)
+        queued = skipped = 0
+        while True:  # batch after batch, until what is due is done
+            more_queued, more_skipped = self.send(now)
+            queued, skipped = queued + more_queued, skipped + more_skipped
+            if more_queued + more_skipped < self._settings.reminder_batch:
+                break
         return TickResult(recorded=recorded, queued=queued, skipped=skipped)
 
     def plan(self, now: datetime) -> int:
