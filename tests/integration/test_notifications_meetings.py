@@ -221,9 +221,15 @@ def test_the_meetings_page_shows_each_meeting_its_people_and_where_its_reminders
         sent_kinds(client, 5)  # two invitations, a confirmation, a waiting notice, the reminder
         login(client)
         page = client.get("/meetings")
+        ledger = client.get("/reminders", params={"source": "meeting:12", "status": "queued"})
+        [entry] = client.get("/api/v1/reminders", params={"source": "meeting:12"}, headers=AUTH).json()[
+            "rows"
+        ]
 
     assert page.status_code == 200
     row = page.text[page.text.index("Vårträff: regional statistik") :]
     cells = re.findall(r'<td class="num">(\d+)</td>', row)[:3]
     assert cells == ["2", "1", "1"]  # invited, registered, waiting
     assert "/reminders?rule=meeting_7d&amp;status=queued&amp;source=meeting:12" in row
+    assert ledger.status_code == 200
+    assert f"#{entry['email_id']}" in ledger.text and "kontakt1@kommun.example" in ledger.text
