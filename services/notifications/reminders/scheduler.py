@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import anyio.to_thread
 import structlog
 from sqlalchemy import Engine, Row, func
 from sqlalchemy import select as sa_select
@@ -52,6 +51,7 @@ from services.notifications.reminders.rules import (
     Snapshot,
     due_rows,
 )
+from services.notifications.sender import finish_in_thread
 from services.notifications.settings import NotificationsSettings
 from shared.clock import Clock
 from shared.db import is_sqlite, transaction
@@ -193,7 +193,9 @@ class ReminderScheduler:
         )
         while True:
             try:
-                result = await anyio.to_thread.run_sync(self.tick)
+                # Seen through even when the service stops meanwhile: the thread holds a pooled
+                # connection, and the engine is disposed of right after this task is cancelled.
+                result = await finish_in_thread(self.tick)
                 if result.queued:
                     self._wake()
             except Exception:
