@@ -12,6 +12,7 @@ from services.registration.api import api_router
 from services.registration.catalogue import NETWORKS
 from services.registration.handlers import seed
 from services.registration.lifecycle_models import LIFECYCLE_MODELS
+from services.registration.meetings.routes import MEETING_MODELS, install_meetings, sync_contacts_at_start
 from services.registration.membership_routes import membership_router
 from services.registration.models import MODELS
 from services.registration.pages import pages_router
@@ -28,13 +29,15 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
     # Loaded once: a broken policy file stops the start with a message naming the file.
     # An exemption naming a network the catalogue does not have is refused too.
     policies = load_policies(settings.fee_policy_dir, network_codes={n.code for n in NETWORKS})
-    runtime = ServiceRuntime("registration", settings, settings.database_url, [*MODELS, *LIFECYCLE_MODELS])
+    runtime = ServiceRuntime("registration", settings, settings.database_url,
+                             [*MODELS, *LIFECYCLE_MODELS, *MEETING_MODELS])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with runtime.lifespan(app):
             # The runtime creates the tables; the networks must exist before the form is served.
             await anyio.to_thread.run_sync(seed, runtime.engine)
+            await anyio.to_thread.run_sync(sync_contacts_at_start, runtime.engine)
             yield
 
     app = FastAPI(title="Reglab Nätverk – anmälan", version="1.0.0", lifespan=lifespan,
@@ -46,6 +49,7 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
     app.include_router(pages_router(runtime, policies, settings))
     app.include_router(membership_router(runtime, settings))
     app.include_router(renewal_router(runtime, policies, settings))
+    install_meetings(app, runtime, settings, policies)
     app.include_router(dead_letters_router(settings, runtime.dead_letters,
                                            home=("/staff/signups", "Anmälningar")))
     return app

@@ -1,0 +1,205 @@
+"""Contacts: who an organisation has for a network, made from sign-ups, added and removed by staff.
+
+The sign-up's contact person becomes the organisation's first contact for each
+network it signed up for. :func:`sync_contacts` does that for every sign-up not
+yet seen (a watermark row), so existing sign-ups get contacts on the first start
+and new ones before any invitation list is read. A removed contact is kept
+(inactive), so a later sync never brings it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from services.registration.meetings.forms import FormInvalid, PersonDraft, normalise_email
+from services.registration.meetings.models import Contact, ContactSync
+from services.registration.models import Membership, Network, Organisation, Signup, SignupLine
+from shared.audit import record_act
+from shared.events import ContactUnsubscribed, Invitee
+from shared.outbox import add_event
+
+
+def sync_contacts(session: Session, now: datetime) -> int:
+    """Create the contacts of sign-ups newer than the watermark; returns how many were created."""
+    mark = session.exec(select(ContactSync).where(ContactSync.id == 1).with_for_update()).first()
+    if mark is None:
+        mark = ContactSync(id=1, last_signup_id=0)
+        session.add(mark)
+        session.flush()
+    rows = session.exec(
+        select(Signup, Membership.network_id)
+        .join(SignupLine, col(SignupLine.signup_id) == Signup.id)
+        .join(Membership, col(Membership.id) == SignupLine.membership_id)
+        .where(col(Signup.id) > mark.last_signup_id)
+        .order_by(col(Signup.id), col(SignupLine.id))
+    ).all()
+    if not rows:
+        return 0
+    existing = {
+        (c.organisation_id, c.network_id, c.email)
+        for c in session.exec(
+            select(Contact).where(col(Contact.organisation_id).in_({s.organisation_id for s, _n in rows}))
+        )
+    }
+    created = 0
+    for signup, network_id in rows:
+        key = (signup.organisation_id, network_id, normalise_email(signup.contact_email))
+        if key in existing:
+            continue
+        existing.add(key)
+        session.add(
+            Contact(
+                organisation_id=signup.organisation_id,
+                network_id=network_id,
+                name=signup.contact_name,
+                email=key[2],
+                signup_id=signup.id,
+                created_at=now,
+            )
+        )
+        created += 1
+    mark.last_signup_id = max(signup.id or 0 for signup, _n in rows)
+    session.add(mark)
+    session.flush()
+    return created
+
+
+def add_contact(
+    session: Session,
+    *,
+    organisation_id: int,
+    network_code: str,
+    person: PersonDraft,
+    actor: str,
+    remote_addr: str,
+    now: datetime,
+) -> Contact:
+    network = session.exec(select(Network).where(Network.code == network_code)).first()
+    if network is None:
+        raise FormInvalid({"network": "Välj ett nätverk."})
+    if session.get(Organisation, organisation_id) is None:
+        raise LookupError(organisation_id)
+    found = session.exec(
+        select(Contact).where(
+            Contact.organisation_id == organisation_id,
+            Contact.network_id == network.id,
+            Contact.email == person.email,
+        )
+    ).first()
+    if found is not None and found.active:
+        raise FormInvalid({"email": f"{person.email} är redan kontakt för {network.name}."})
+    if found is None:
+        found = Contact(
+            organisation_id=organisation_id,
+            network_id=network.id or 0,
+            name=person.name,
+            email=person.email,
+            created_at=now,
+        )
+    # Re-adding a removed contact makes it active again; an unsubscription stays the person's choice.
+    found.active = True
+    found.name = person.name
+    session.add(found)
+    session.flush()
+    record_act(
+        session,
+        actor=actor,
+        action="contact.add",
+        subject=f"organisation:{organisation_id}",
+        detail=f"{person.name} <{person.email}> för {network.name}",
+        remote_addr=remote_addr,
+        at=now,
+    )
+    return found
+
+
+def remove_contact(
+    session: Session, contact_id: int, *, actor: str, remote_addr: str, now: datetime
+) -> Contact:
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise LookupError(contact_id)
+    if contact.active:
+        contact.active = False
+        session.add(contact)
+        network = session.get(Network, contact.network_id)
+        record_act(
+            session,
+            actor=actor,
+            action="contact.remove",
+            subject=f"organisation:{contact.organisation_id}",
+            detail=f"{contact.name} <{contact.email}> för {network.name if network else '?'}",
+            remote_addr=remote_addr,
+            at=now,
+        )
+    return contact
+
+
+def unsubscribe(session: Session, contact_id: int, *, now: datetime, correlation_id: str) -> Contact:
+    """No more invitations for this contact; a second click changes nothing and publishes nothing."""
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise LookupError(contact_id)
+    if contact.subscribed:
+        contact.subscribed = False
+        contact.unsubscribed_at = now
+        session.add(contact)
+        add_event(
+            session,
+            ContactUnsubscribed(
+                occurred_at=now, correlation_id=correlation_id, contact_id=contact_id, email=contact.email
+            ),
+        )
+    return contact
+
+
+def invitees(session: Session, network_id: int, year: int) -> tuple[Invitee, ...]:
+    """Active, subscribed contacts of the organisations with an active membership that year."""
+    rows = session.exec(
+        select(Contact, Organisation)
+        .join(Organisation, col(Organisation.id) == Contact.organisation_id)
+        .join(
+            Membership,
+            (col(Membership.organisation_id) == Contact.organisation_id)
+            & (col(Membership.network_id) == Contact.network_id),
+        )
+        .where(
+            Contact.network_id == network_id,
+            Membership.year == year,
+            Membership.status == "active",
+            col(Contact.active).is_(True),
+            col(Contact.subscribed).is_(True),
+        )
+        .order_by(col(Organisation.name), col(Contact.id))
+    ).all()
+    return tuple(
+        Invitee(
+            contact_id=c.id or 0,
+            name=c.name,
+            email=c.email,
+            organisation_id=o.id or 0,
+            organisation_name=o.name,
+        )
+        for c, o in rows
+    )
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    contact: Contact
+    network_code: str
+    network_name: str
+
+
+def contacts_of(session: Session, organisation_id: int) -> Sequence[ContactRow]:
+    rows = session.exec(
+        select(Contact, Network)
+        .join(Network, col(Network.id) == Contact.network_id)
+        .where(Contact.organisation_id == organisation_id)
+        .order_by(col(Network.position), col(Contact.id))
+    ).all()
+    return [ContactRow(c, n.code, n.name) for c, n in rows]

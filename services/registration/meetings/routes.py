@@ -1,0 +1,35 @@
+"""Wiring: the meetings tables, routers and start-up work, for ``services.registration.app``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from services.registration.meetings.api import meetings_api_router
+from services.registration.meetings.contacts import sync_contacts
+from services.registration.meetings.models import MEETING_MODELS
+from services.registration.meetings.public import public_router
+from services.registration.meetings.staff import staff_router
+from services.registration.meetings.web import MeetingsWeb
+from services.registration.settings import RegistrationSettings
+from shared.db import transaction
+from shared.events import utc_now
+from shared.policy import FeePolicy
+from shared.runtime import ServiceRuntime
+
+__all__ = ["MEETING_MODELS", "install_meetings", "sync_contacts_at_start"]
+
+
+def install_meetings(
+    app: FastAPI, runtime: ServiceRuntime, settings: RegistrationSettings, policies: dict[int, FeePolicy]
+) -> None:
+    web = MeetingsWeb.create(runtime, settings)
+    app.include_router(meetings_api_router(web))
+    app.include_router(public_router(web))
+    app.include_router(staff_router(web, policies))
+
+
+def sync_contacts_at_start(engine: Engine) -> None:
+    """Sign-ups made before contacts existed (or while none was read) get their contacts now."""
+    with transaction(engine) as session:
+        sync_contacts(session, utc_now())
