@@ -2,8 +2,8 @@
 
 The sign-up's contact person becomes the organisation's first contact for each
 network it signed up for. :func:`sync_contacts` does that for every sign-up not
-yet seen (a watermark row), so existing sign-ups get contacts on the first start
-and new ones before any invitation list is read. A removed contact is kept
+yet marked as synced, so existing sign-ups get contacts on the first start and
+new ones before any invitation list is read. A removed contact is kept
 (inactive), so a later sync never brings it back.
 """
 
@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from services.registration.meetings.forms import FormInvalid, PersonDraft, normalise_email
-from services.registration.meetings.models import Contact, ContactSync
+from services.registration.meetings.models import Contact, ContactSync, ContactSyncedSignup
 from services.registration.models import Membership, Network, Organisation, Signup, SignupLine
 from shared.audit import record_act
 from shared.events import ContactUnsubscribed, Invitee
@@ -24,46 +24,37 @@ from shared.outbox import add_event
 
 
 def sync_contacts(session: Session, now: datetime) -> int:
-    """Create the contacts of sign-ups newer than the watermark; returns how many were created."""
-    mark = session.exec(select(ContactSync).where(ContactSync.id == 1).with_for_update()).first()
-    if mark is None:
-        mark = ContactSync(id=1, last_signup_id=0)
-        session.add(mark)
+    """Create the contacts of sign-ups not yet synced; returns how many were created."""
+    lock = session.exec(select(ContactSync).where(ContactSync.id == 1).with_for_update()).first()
+    if lock is None:
+        lock = ContactSync(id=1, last_signup_id=0)
+        session.add(lock)
         session.flush()
+    synced = select(ContactSyncedSignup.signup_id).where(ContactSyncedSignup.signup_id == Signup.id)
     rows = session.exec(
         select(Signup, Membership.network_id)
         .join(SignupLine, col(SignupLine.signup_id) == Signup.id)
         .join(Membership, col(Membership.id) == SignupLine.membership_id)
-        .where(col(Signup.id) > mark.last_signup_id)
+        .where(~synced.exists())
         .order_by(col(Signup.id), col(SignupLine.id))
     ).all()
     if not rows:
         return 0
-    existing = {
-        (c.organisation_id, c.network_id, c.email)
-        for c in session.exec(
-            select(Contact).where(col(Contact.organisation_id).in_({s.organisation_id for s, _n in rows}))
-        )
-    }
+    existing = {(c.organisation_id, c.network_id, c.email) for c in session.exec(
+        select(Contact).where(col(Contact.organisation_id).in_({s.organisation_id for s, _n in rows})))}
     created = 0
     for signup, network_id in rows:
         key = (signup.organisation_id, network_id, normalise_email(signup.contact_email))
         if key in existing:
             continue
         existing.add(key)
-        session.add(
-            Contact(
-                organisation_id=signup.organisation_id,
-                network_id=network_id,
-                name=signup.contact_name,
-                email=key[2],
-                signup_id=signup.id,
-                created_at=now,
-            )
-        )
+        session.add(Contact(organisation_id=signup.organisation_id, network_id=network_id,
+                            name=signup.contact_name, email=key[2], signup_id=signup.id, created_at=now))
         created += 1
-    mark.last_signup_id = max(signup.id or 0 for signup, _n in rows)
-    session.add(mark)
+    signup_ids = sorted({signup.id or 0 for signup, _n in rows})
+    session.add_all([ContactSyncedSignup(signup_id=signup_id) for signup_id in signup_ids])
+    lock.last_signup_id = max(lock.last_signup_id, signup_ids[-1])
+    session.add(lock)
     session.flush()
     return created
 

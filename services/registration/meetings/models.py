@@ -101,12 +101,22 @@ class Contact(SQLModel, table=True):
 
 
 class ContactSync(SQLModel, table=True):
-    """How far sign-ups have been turned into contacts (one row): each sync reads only newer sign-ups."""
+    """One row, locked while sign-ups are turned into contacts, so two syncs never race."""
 
     __tablename__ = "reg_contact_sync"
 
     id: int | None = Field(default=None, primary_key=True)
+    # Kept for information: the highest sign-up id seen. Not a watermark: on PostgreSQL a
+    # sign-up with a lower id can commit after a higher one, so each sign-up is marked instead.
     last_signup_id: int = 0
+
+
+class ContactSyncedSignup(SQLModel, table=True):
+    """A sign-up whose contact has been made (or found) for each of its networks."""
+
+    __tablename__ = "reg_contact_synced_signup"
+
+    signup_id: int = Field(primary_key=True, foreign_key="reg_signup.id")
 
 
 class MeetingParticipant(SQLModel, table=True):
@@ -128,4 +138,5 @@ class MeetingParticipant(SQLModel, table=True):
     updated_at: datetime = _at()
 
 
-MEETING_MODELS: list[type[SQLModel]] = [NetworkWeek, Meeting, Contact, ContactSync, MeetingParticipant]
+MEETING_MODELS: list[type[SQLModel]] = [NetworkWeek, Meeting, Contact, ContactSync, ContactSyncedSignup,
+                                        MeetingParticipant]
