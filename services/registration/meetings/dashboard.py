@@ -27,7 +27,8 @@ class NetworkYear:
     code: str
     name: str
     members: int
-    fee: str  # "4 000 kr", "Avgiftsfri – skäl" or "Ingen avgiftspolicy"
+    fee: str  # "4 000 kr", "Avgiftsfri" or "Ingen avgiftspolicy"
+    exemption_reason: str
     exempt: bool
     meetings: int
     meetings_with_reasons: int
@@ -116,13 +117,14 @@ class Dashboard:
     meetings_chart: Chart
 
 
-def fee_text(policy: FeePolicy | None, code: str) -> tuple[str, bool]:
+def fee_text(policy: FeePolicy | None, code: str) -> tuple[str, str]:
+    """What a membership costs that year, and the exemption's reason (empty when fee-liable)."""
     if policy is None:
-        return "Ingen avgiftspolicy", False
+        return "Ingen avgiftspolicy", ""
     fee = fee_for(policy, code)
     if fee.amount is None:
-        return f"Avgiftsfri – {fee.exemption_reason}", True
-    return format_sek(fee.amount, decimals=False), False
+        return "Avgiftsfri", fee.exemption_reason
+    return format_sek(fee.amount, decimals=False), ""
 
 
 def dashboard(session: Session, year: int, policies: dict[int, FeePolicy]) -> Dashboard:
@@ -157,14 +159,15 @@ def dashboard(session: Session, year: int, policies: dict[int, FeePolicy]) -> Da
     rows: list[NetworkYear] = []
     for network in networks:
         own = [m for m in meetings if m.network_id == network.id]
-        fee, exempt = fee_text(policies.get(year), network.code)
+        fee, reason = fee_text(policies.get(year), network.code)
         rows.append(
             NetworkYear(
                 code=network.code,
                 name=network.name,
                 members=members.get(network.id, 0),
                 fee=fee,
-                exempt=exempt,
+                exemption_reason=reason,
+                exempt=bool(reason),
                 meetings=len(own),
                 meetings_with_reasons=sum(1 for m in own if m.outside_weeks_reason or m.extra_meeting_reason),
                 registered=sum(signups.get((m.id, "registered"), 0) for m in own),
