@@ -19,10 +19,11 @@ from pydantic import AwareDatetime, BaseModel
 from sqlmodel import Session, select
 
 from services.registration.catalogue import ACTIVE
+from services.registration.meetings.core import meetings_of_year, registered_count
 from services.registration.meetings.forms import FormInvalid, meeting_form_values, validate_meeting
 from services.registration.meetings.models import Meeting
 from services.registration.meetings.participants import participants_of
-from services.registration.meetings.schedule import meetings_of_year, registered_count, schedule_meeting
+from services.registration.meetings.schedule import schedule_meeting
 from services.registration.meetings.web import MeetingsWeb, new_correlation_id, remote_addr
 from services.registration.models import Network
 from shared.web import staff_api

@@ -40,16 +40,28 @@ def sync_contacts(session: Session, now: datetime) -> int:
     ).all()
     if not rows:
         return 0
-    existing = {(c.organisation_id, c.network_id, c.email) for c in session.exec(
-        select(Contact).where(col(Contact.organisation_id).in_({s.organisation_id for s, _n in rows})))}
+    existing = {
+        (c.organisation_id, c.network_id, c.email)
+        for c in session.exec(
+            select(Contact).where(col(Contact.organisation_id).in_({s.organisation_id for s, _n in rows}))
+        )
+    }
     created = 0
     for signup, network_id in rows:
         key = (signup.organisation_id, network_id, normalise_email(signup.contact_email))
         if key in existing:
             continue
         existing.add(key)
-        session.add(Contact(organisation_id=signup.organisation_id, network_id=network_id,
-                            name=signup.contact_name, email=key[2], signup_id=signup.id, created_at=now))
+        session.add(
+            Contact(
+                organisation_id=signup.organisation_id,
+                network_id=network_id,
+                name=signup.contact_name,
+                email=key[2],
+                signup_id=signup.id,
+                created_at=now,
+            )
+        )
         created += 1
     signup_ids = sorted({signup.id or 0 for signup, _n in rows})
     session.add_all([ContactSyncedSignup(signup_id=signup_id) for signup_id in signup_ids])

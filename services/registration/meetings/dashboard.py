@@ -14,9 +14,9 @@ from datetime import date, datetime
 from sqlmodel import Session, col, func, select
 
 from services.registration.catalogue import ACTIVE
+from services.registration.meetings.core import weeks_of
 from services.registration.meetings.models import Meeting, MeetingParticipant
 from services.registration.meetings.rules import MEETINGS_PER_YEAR, local_date, week_span
-from services.registration.meetings.schedule import weeks_of
 from services.registration.models import Membership, Network
 from shared.money import format_sek
 from shared.policy import FeePolicy, fee_for

@@ -138,5 +138,11 @@ class MeetingParticipant(SQLModel, table=True):
     updated_at: datetime = _at()
 
 
-MEETING_MODELS: list[type[SQLModel]] = [NetworkWeek, Meeting, Contact, ContactSync, ContactSyncedSignup,
-                                        MeetingParticipant]
+MEETING_MODELS: list[type[SQLModel]] = [
+    NetworkWeek,
+    Meeting,
+    Contact,
+    ContactSync,
+    ContactSyncedSignup,
+    MeetingParticipant,
+]

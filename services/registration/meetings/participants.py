@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from services.registration.meetings.core import lock_meeting, meeting_info, registered_count
 from services.registration.meetings.forms import PersonDraft
 from services.registration.meetings.models import Contact, Meeting, MeetingParticipant
 from services.registration.meetings.rules import (
@@ -23,7 +24,6 @@ from services.registration.meetings.rules import (
     signup_status,
     waiting_order,
 )
-from services.registration.meetings.schedule import lock_meeting, meeting_info, registered_count
 from services.registration.models import Network
 from shared.events import Participant, ParticipantCancelled, ParticipantPromoted, ParticipantRegistered
 from shared.outbox import add_event

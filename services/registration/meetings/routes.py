@@ -9,7 +9,9 @@ from services.registration.meetings.api import meetings_api_router
 from services.registration.meetings.contacts import sync_contacts
 from services.registration.meetings.models import MEETING_MODELS
 from services.registration.meetings.public import public_router
-from services.registration.meetings.staff import staff_router
+from services.registration.meetings.staff_contacts import contacts_router
+from services.registration.meetings.staff_meetings import meetings_router
+from services.registration.meetings.staff_overview import overview_router
 from services.registration.meetings.web import MeetingsWeb
 from services.registration.settings import RegistrationSettings
 from shared.db import transaction
@@ -26,7 +28,9 @@ def install_meetings(
     web = MeetingsWeb.create(runtime, settings)
     app.include_router(meetings_api_router(web))
     app.include_router(public_router(web))
-    app.include_router(staff_router(web, policies))
+    app.include_router(overview_router(web, policies))
+    app.include_router(meetings_router(web))
+    app.include_router(contacts_router(web))
 
 
 def sync_contacts_at_start(engine: Engine) -> None:

@@ -2,39 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session, col, delete, func, select
 
 from services.registration.catalogue import ACTIVE
 from services.registration.meetings.contacts import invitees, sync_contacts
+from services.registration.meetings.core import (
+    MeetingClosed,
+    lock_meeting,
+    meeting_info,
+    registered_count,
+    weeks_of,
+)
 from services.registration.meetings.forms import FormInvalid, MeetingDraft
-from services.registration.meetings.models import Meeting, MeetingParticipant, NetworkWeek
+from services.registration.meetings.models import Meeting, NetworkWeek
+from services.registration.meetings.participants import promote_waiting
 from services.registration.meetings.rules import changes, meeting_year, reasons_needed
 from services.registration.models import Network
 from shared.audit import record_act
-from shared.events import MeetingCancelled, MeetingInfo, MeetingScheduled, MeetingUpdated, NetworkWeeksSet
+from shared.events import MeetingCancelled, MeetingScheduled, MeetingUpdated, NetworkWeeksSet
 from shared.outbox import add_event
 
 OUTSIDE_WEEKS = "Mötet ligger utanför årets nätverksveckor: ange ett skäl."
 BEYOND_POLICY = "Nätverket har redan två möten detta år (högst två per år i möjligaste mån): ange ett skäl."
-
-
-class MeetingNotFound(LookupError):
-    pass
-
-
-class MeetingClosed(ValueError):
-    """The meeting is cancelled: it cannot be changed or cancelled again."""
-
-
-def weeks_of(session: Session, year: int) -> tuple[int, ...]:
-    return tuple(
-        session.exec(
-            select(NetworkWeek.week).where(NetworkWeek.year == year).order_by(col(NetworkWeek.week))
-        ).all()
-    )
 
 
 def set_network_weeks(
@@ -63,23 +54,6 @@ def set_network_weeks(
         detail=f"{year}: {', '.join(map(str, before)) or '–'} → {', '.join(map(str, weeks)) or '–'}",
         remote_addr=remote_addr,
         at=now,
-    )
-
-
-def meeting_info(meeting: Meeting, network: Network) -> MeetingInfo:
-    return MeetingInfo(
-        meeting_id=meeting.id or 0,
-        network_code=network.code,
-        network_name=network.name,
-        title=meeting.title,
-        starts_at=meeting.starts_at,
-        ends_at=meeting.ends_at,
-        venue=meeting.venue,
-        address=meeting.address,
-        agenda=meeting.agenda,
-        capacity=meeting.capacity,
-        registration_deadline=meeting.registration_deadline,
-        sequence=meeting.sequence,
     )
 
 
@@ -176,24 +150,6 @@ def schedule_meeting(
     return meeting
 
 
-def lock_meeting(session: Session, meeting_id: int) -> Meeting:
-    """The meeting row, locked until commit (PostgreSQL); SQLite writers are serialised at BEGIN IMMEDIATE."""
-    meeting = session.exec(select(Meeting).where(Meeting.id == meeting_id).with_for_update()).first()
-    if meeting is None:
-        raise MeetingNotFound(meeting_id)
-    return meeting
-
-
-def registered_count(session: Session, meeting_id: int) -> int:
-    return int(
-        session.exec(
-            select(func.count())
-            .select_from(MeetingParticipant)
-            .where(MeetingParticipant.meeting_id == meeting_id, MeetingParticipant.status == "registered")
-        ).one()
-    )
-
-
 def update_meeting(
     session: Session,
     meeting_id: int,
@@ -205,8 +161,6 @@ def update_meeting(
     correlation_id: str,
 ) -> tuple[Meeting, tuple[tuple[str, str, str], ...]]:
     """Change a meeting: ``meeting.updated`` with the changes and a bumped sequence; no change, no event."""
-    from services.registration.meetings.participants import promote_waiting
-
     meeting = lock_meeting(session, meeting_id)
     if meeting.status != "scheduled":
         raise MeetingClosed(meeting_id)
@@ -333,10 +287,3 @@ def cancel_meeting(
         at=now,
     )
     return meeting
-
-
-def meetings_of_year(session: Session, year: int | None = None) -> Sequence[tuple[Meeting, Network]]:
-    query = select(Meeting, Network).join(Network, col(Network.id) == Meeting.network_id)
-    if year is not None:
-        query = query.where(Meeting.year == year)
-    return session.exec(query.order_by(col(Meeting.starts_at), col(Meeting.id))).all()
