@@ -267,6 +267,9 @@ def test_staff_see_participants_and_the_waiting_list_and_export_them_as_csv(
     page = client.get(f"/staff/moten/{meeting['id']}").text
     assert "a@region.example" in text_of(page, "registered-table")
     assert "bo@region.example" in text_of(page, "waiting-table")
+    assert "RUS-träff i Örebro skäl 1 / 1" in text_of(
+        client.get("/staff/moten", params={"year": "2018"}).text, "meetings-table"
+    )
 
     export = client.get(f"/staff/moten/{meeting['id']}/deltagare.csv")
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")

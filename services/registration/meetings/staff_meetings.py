@@ -17,6 +17,7 @@ from services.registration.meetings.core import (
     MeetingNotFound,
     active_networks,
     meetings_of_year,
+    registered_count,
     weeks_of,
 )
 from services.registration.meetings.dashboard import default_dashboard_year, years_with_data
@@ -93,11 +94,15 @@ def meetings_router(web: MeetingsWeb) -> APIRouter:
     async def meetings_list(request: Request, year: str = "", user: str = staff) -> Response:
         def work(session: Session) -> Any:
             chosen = year_of(year, default_dashboard_year(session, web.clock.now()))
-            return chosen, meetings_of_year(session, chosen), years_with_data(session)
+            rows = meetings_of_year(session, chosen)
+            counts = {m.id: registered_count(session, m.id or 0) for m, _n in rows}
+            return chosen, rows, counts, years_with_data(session)
 
-        chosen, rows, years = await web.read(work)
+        chosen, rows, counts, years = await web.read(work)
         return web.render(
-            request, "meetings/meetings.html", {"user": user, "year": chosen, "rows": rows, "years": years}
+            request,
+            "meetings/meetings.html",
+            {"user": user, "year": chosen, "rows": rows, "registered": counts, "years": years},
         )
 
     async def meeting_form(
