@@ -4,6 +4,7 @@ and unsubscribed through the invitation's link. On SQLite and PostgreSQL with a 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from services.registration.meetings.routes import sync_contacts_at_start
 from shared.db import make_engine
 from shared.events import ContactUnsubscribed, MeetingScheduled
 from tests.support.meetings import (
@@ -151,3 +153,34 @@ def test_a_contact_unsubscribes_through_the_link_and_is_no_longer_invited(
         ["bo@norr.example"],
     ]
     assert client.get(unsubscribe_link(anna)[:-2] + "xx").status_code == 400
+
+
+def test_two_instances_starting_together_make_each_contact_once(
+    database_url: str, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    with meetings_client(database_url, redis_server.url, tmp_path / "clock") as client:
+        sign_up_member(client, "556677-8899", ["rus", "analytiker"], contact="anna@region.example")
+        sign_up_member(client, "212000-0142", ["rus"], contact="bo@norr.example")
+    engine = make_engine(database_url)
+    with engine.begin() as connection:  # a fresh start: no contacts, no lock row
+        for table in ("reg_contact_synced_signup", "reg_contact", "reg_contact_sync"):
+            connection.execute(text(f"DELETE FROM {table}"))
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def instance() -> None:
+        try:
+            start.wait()
+            sync_contacts_at_start(engine)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=instance) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    assert errors == []
+    assert len(contact_ids(database_url, "anna@region.example")) == 2
+    assert len(contact_ids(database_url, "bo@norr.example")) == 1

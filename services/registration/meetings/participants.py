@@ -125,6 +125,8 @@ def cancel_participation(
     session.refresh(found)  # read again under the meeting's lock
     if found.status == "cancelled":
         return found, None
+    if meeting.status != "scheduled":
+        raise SignupRefused(MEETING_CANCELLED)
     if meeting.starts_at <= now:
         raise SignupRefused(MEETING_STARTED)
     found.status, found.updated_at = "cancelled", now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from services.registration.meetings.api import meetings_api_router
 from services.registration.meetings.contacts import sync_contacts
@@ -33,7 +34,17 @@ def install_meetings(
     app.include_router(contacts_router(web))
 
 
-def sync_contacts_at_start(engine: Engine) -> None:
-    """Sign-ups made before contacts existed (or while none was read) get their contacts now."""
-    with transaction(engine) as session:
-        sync_contacts(session, utc_now())
+def sync_contacts_at_start(engine: Engine, attempts: int = 3) -> None:
+    """Sign-ups made before contacts existed (or while none was read) get their contacts now.
+
+    Two instances starting together on a fresh database may both create the lock row;
+    the loser retries and then waits on the winner's lock.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction(engine) as session:
+                sync_contacts(session, utc_now())
+            return
+        except IntegrityError:
+            if attempt == attempts:
+                raise
