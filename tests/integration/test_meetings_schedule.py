@@ -17,6 +17,7 @@ from tests.support.meetings import (
     csrf_of,
     login,
     meeting_body,
+    meeting_form,
     meetings_client,
     outbox_types,
     schedule,
@@ -120,7 +121,7 @@ def test_a_change_publishes_the_changed_fields_in_swedish_with_a_bumped_sequence
     meeting = schedule(client)
     login(client)
     page = client.get(f"/staff/moten/{meeting['id']}")
-    form = {key: value for key, value in _form_values(page.text).items()}
+    form = meeting_form(page.text)
     form.update({"csrf_token": csrf_of(page.text), "start_time": "09:30", "capacity": "50"})
 
     answer = client.post(f"/staff/moten/{meeting['id']}", data=form)
@@ -215,15 +216,3 @@ def test_the_dashboard_shows_members_fees_meetings_and_sign_ups_per_network_with
     assert client.get("/staff", follow_redirects=False).status_code == 200
     client.cookies.clear()
     assert client.get("/staff").status_code == 303  # login first
-
-
-def _form_values(html: str) -> dict[str, str]:
-    """The meeting form's current values, as a browser would send them."""
-    import re
-
-    values = dict(re.findall(r'<input id="([a-z_]+)" name="\1" type="[a-z]+" value="([^"]*)"', html))
-    selected = re.search(r'<option value="([^"]+)" selected>', html)
-    values["network"] = selected.group(1) if selected else ""
-    agenda = re.search(r'<textarea id="agenda" name="agenda" rows="4">([^<]*)</textarea>', html)
-    values["agenda"] = agenda.group(1) if agenda else ""
-    return values

@@ -25,6 +25,7 @@ from tests.support.meetings import (
     contact_ids,
     csrf_of,
     login,
+    meeting_form,
     meetings_client,
     outbox_types,
     schedule,
@@ -283,3 +284,33 @@ def test_staff_see_participants_and_the_waiting_list_and_export_them_as_csv(
     assert lines[2].startswith("Väntelista;1;Bo;bo@region.example;")
     client.cookies.clear()
     assert client.get(f"/staff/moten/{meeting['id']}/deltagare.csv").status_code == 303
+
+
+def test_more_places_move_the_waiting_list_up_at_once(
+    client: TestClient, redis_server: RedisServer, database_url: str
+) -> None:
+    sign_up_member(client, "556677-8899", ["rus"])
+    meeting = schedule(client, capacity=1, outside_weeks_reason="inga veckor")
+    link = signup_link(meeting["id"], contact_ids(database_url, "anna@region.example")[0])
+    for name in ("a", "b", "c"):
+        submit(client, link, **person(name.upper(), f"{name}@region.example"))
+    login(client)
+    page = client.get(f"/staff/moten/{meeting['id']}")
+    more = {**meeting_form(page.text), "csrf_token": csrf_of(page.text), "capacity": "2"}
+    assert client.post(f"/staff/moten/{meeting['id']}", data=more).status_code == 303
+    assert participants(client, meeting["id"]) == [
+        ("a@region.example", "registered", None),
+        ("b@region.example", "registered", None),
+        ("c@region.example", "waiting", 1),
+    ]
+    [promoted] = wait_for_types(redis_server.url, "participant.promoted", 1)
+    assert isinstance(promoted, ParticipantPromoted) and promoted.participant.email == "b@region.example"
+    assert promoted.meeting.capacity == 2 and promoted.meeting.sequence == 1
+
+    page = client.get(f"/staff/moten/{meeting['id']}")
+    fewer = {**meeting_form(page.text), "csrf_token": csrf_of(page.text), "capacity": "1"}
+    refused = client.post(f"/staff/moten/{meeting['id']}", data=fewer)
+    assert refused.status_code == 422
+    assert text_of(refused.text, "error-capacity") == (
+        "2 personer har redan plats; antalet platser kan inte bli färre."
+    )

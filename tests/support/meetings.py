@@ -180,3 +180,13 @@ def outbox_types(database_url: str) -> list[tuple[str, str]]:
             ]
     finally:
         engine.dispose()
+
+
+def meeting_form(html: str) -> dict[str, str]:
+    """The meeting form's current values, as a browser would send them."""
+    values = dict(re.findall(r'<input id="([a-z_]+)" name="\1" type="[a-z]+" value="([^"]*)"', html))
+    selected = re.search(r'<option value="([^"]+)" selected>', html)
+    values["network"] = selected.group(1) if selected else ""
+    agenda = re.search(r'<textarea id="agenda" name="agenda" rows="4">([^<]*)</textarea>', html)
+    values["agenda"] = agenda.group(1) if agenda else ""
+    return values
