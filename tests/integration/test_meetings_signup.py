@@ -123,6 +123,7 @@ def test_past_capacity_people_wait_and_a_cancellation_promotes_the_first_in_the_
         status, html = submit(client, link, **person(name.upper(), f"{name}@region.example"))
         assert status == 200
     assert "väntelistan" in text_of(html, "confirmation")
+    assert text_of(html, "waiting-position") == "Du är nummer 2 på väntelistan."
     assert participants(client, meeting["id"]) == [
         ("a@region.example", "registered", None),
         ("b@region.example", "registered", None),

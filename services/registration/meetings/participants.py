@@ -176,6 +176,18 @@ def promote_waiting(
     return promoted
 
 
+def waiting_position(session: Session, participant: MeetingParticipant) -> int | None:
+    """Where a waiting participant stands in the queue (1 is next), or None when not waiting."""
+    if participant.status != "waiting":
+        return None
+    waiting = session.exec(
+        select(MeetingParticipant.id, MeetingParticipant.queued_at).where(
+            MeetingParticipant.meeting_id == participant.meeting_id, MeetingParticipant.status == "waiting"
+        )
+    ).all()
+    return waiting_order([(pid or 0, at) for pid, at in waiting]).index(participant.id or 0) + 1
+
+
 def participants_of(session: Session, meeting_id: int) -> Sequence[MeetingParticipant]:
     """Registered first, then the waiting list in its order, then the cancelled."""
     rows = session.exec(

@@ -17,9 +17,11 @@ from services.registration.meetings.models import Contact, Meeting, MeetingParti
 from services.registration.meetings.participants import (
     DEADLINE_PASSED,
     MEETING_CANCELLED,
+    SignupOutcome,
     SignupRefused,
     cancel_participation,
     sign_up,
+    waiting_position,
 )
 from services.registration.meetings.rules import registration_open
 from services.registration.meetings.web import EXPIRED_FORM, MeetingsWeb, form_text, new_correlation_id
@@ -123,8 +125,9 @@ def public_router(web: MeetingsWeb) -> APIRouter:
             return again(invalid.errors, "Rätta de markerade fälten och skicka igen.", 422)
         meeting: Meeting = context["meeting"]
         try:
-            outcome = await web.write(
-                lambda session: sign_up(
+
+            def work(session: Session) -> tuple[SignupOutcome, int | None]:
+                outcome = sign_up(
                     session,
                     meeting.id or 0,
                     person,
@@ -132,7 +135,9 @@ def public_router(web: MeetingsWeb) -> APIRouter:
                     now=web.clock.now(),
                     correlation_id=new_correlation_id(),
                 )
-            )
+                return outcome, waiting_position(session, outcome.participant)
+
+            outcome, position = await web.write(work)
         except SignupRefused as refused:
             return message(request, meeting.title, str(refused), 410)
         return web.render(
@@ -144,6 +149,7 @@ def public_router(web: MeetingsWeb) -> APIRouter:
                 "network": context["network"],
                 "participant": outcome.participant,
                 "created": outcome.created,
+                "position": position,
             },
         )
 
