@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.registration.meetings.dashboard import bar_chart
+from services.registration.meetings.dashboard import bar_chart, fee_text
 from services.registration.meetings.forms import (
     FormInvalid,
     meeting_form_values,
@@ -29,6 +29,7 @@ from services.registration.meetings.rules import (
     week_span,
     weeks_in_iso_year,
 )
+from shared.policy import load_policies
 
 STHLM = ZoneInfo("Europe/Stockholm")
 NOW = datetime(2018, 1, 15, 9, 0, tzinfo=UTC)
@@ -232,3 +233,10 @@ def test_the_bar_chart_scales_to_the_largest_value_or_the_policy_mark() -> None:
     assert [b.width for b in chart.bars] == [round(380 / 3, 1), 380.0]
     assert chart.bars[1].flagged and chart.mark_x == round(250 + 2 * 380 / 3, 1)
     assert bar_chart([("A", 0, False)], mark=2).bars[0].width == 0
+
+
+def test_the_dashboard_shows_the_years_fee_or_the_exemption_and_its_reason() -> None:
+    policy = load_policies()[2018]
+    assert fee_text(policy, "rus") == ("4\u00a0000\u00a0kr", "")
+    assert fee_text(policy, "smart-specialisering") == ("Avgiftsfri", "Marginell verksamhet")
+    assert fee_text(None, "rus") == ("Ingen avgiftspolicy", "")
