@@ -5,15 +5,20 @@ On SQLite and PostgreSQL with a real Redis; the clock is moved to January 2018 (
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from services.registration.meetings.forms import FormInvalid, meeting_form_values, validate_meeting
+from services.registration.meetings.schedule import schedule_meeting
+from shared.db import make_engine, transaction
 from shared.events import MeetingCancelled, MeetingScheduled, MeetingUpdated, NetworkWeeksSet
 from tests.support.meetings import (
     AUTH,
+    NOW,
     csrf_of,
     login,
     meeting_body,
@@ -216,3 +221,34 @@ def test_the_dashboard_shows_members_fees_meetings_and_sign_ups_per_network_with
     assert client.get("/staff", follow_redirects=False).status_code == 200
     client.cookies.clear()
     assert client.get("/staff").status_code == 303  # login first
+
+
+def test_two_meetings_scheduled_at_once_are_counted_one_after_the_other_against_two_a_year(
+    client: TestClient, database_url: str
+) -> None:
+    set_weeks(database_url, 2018, [6, 11, 38])
+    schedule(client)
+    engine = make_engine(database_url)
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def one(day: str) -> None:
+        body = meeting_body(
+            starts_at=f"2018-{day}T10:00", ends_at=f"2018-{day}T15:00", registration_deadline="2018-03-01"
+        )
+        draft = validate_meeting(meeting_form_values(body), networks={"rus"}, now=NOW)
+        start.wait()
+        try:
+            with transaction(engine) as session:
+                schedule_meeting(session, draft, actor="t", remote_addr="", now=NOW, correlation_id=day)
+            outcomes.append("scheduled")
+        except FormInvalid as invalid:
+            outcomes.append(",".join(invalid.errors))
+
+    threads = [threading.Thread(target=one, args=(day,)) for day in ("03-14", "09-19")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    assert sorted(outcomes) == ["extra_meeting_reason", "scheduled"]

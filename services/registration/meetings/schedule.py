@@ -58,7 +58,9 @@ def set_network_weeks(
 
 
 def _network(session: Session, code: str) -> Network:
-    network = session.exec(select(Network).where(Network.code == code)).first()
+    """The network, locked until commit (PostgreSQL), so two meetings scheduled or moved at once
+    for the same network are counted one after the other against the two-a-year rule."""
+    network = session.exec(select(Network).where(Network.code == code).with_for_update()).first()
     if network is None or network.status != ACTIVE:
         raise FormInvalid({"network": "Välj ett aktivt nätverk."})
     return network
@@ -164,7 +166,7 @@ def update_meeting(
     meeting = lock_meeting(session, meeting_id)
     if meeting.status != "scheduled":
         raise MeetingClosed(meeting_id)
-    network = session.get(Network, meeting.network_id)
+    network = session.exec(select(Network).where(Network.id == meeting.network_id).with_for_update()).first()
     assert network is not None and network.id is not None
     if draft.network_code != network.code:
         raise FormInvalid(
