@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Text
+from sqlalchemy import Column, DateTime, Engine, Text
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from shared.events import utc_now
@@ -45,6 +45,40 @@ def entries_for(session: Session, subject: str, limit: int = 200) -> Sequence[Au
     return session.exec(statement).all()
 
 
-def recent_entries(session: Session, limit: int = 200) -> Sequence[AuditEntry]:
-    statement = select(AuditEntry).order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit)
+def recent_entries(session: Session, limit: int = 200, *, subject_prefix: str = "",
+                   actor: str = "") -> Sequence[AuditEntry]:
+    statement = select(AuditEntry)
+    if subject_prefix:
+        statement = statement.where(col(AuditEntry.subject).startswith(subject_prefix, autoescape=True))
+    if actor:
+        statement = statement.where(AuditEntry.actor == actor)
+    statement = statement.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit)
     return session.exec(statement).all()
+
+
+# The log is never edited: the database itself refuses to (same SQL on SQLite and PostgreSQL).
+_APPEND_ONLY = {
+    "sqlite": [
+        "CREATE TRIGGER IF NOT EXISTS audit_entry_no_update BEFORE UPDATE ON audit_entry "
+        "BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS audit_entry_no_delete BEFORE DELETE ON audit_entry "
+        "BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only'); END",
+    ],
+    "postgresql": [
+        # Two instances starting at once would race on CREATE OR REPLACE: take turns.
+        "SELECT pg_advisory_xact_lock(727401)",
+        "CREATE OR REPLACE FUNCTION audit_entry_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'audit_entry is append-only'; END $$",
+        "CREATE OR REPLACE TRIGGER audit_entry_append_only "
+        "BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_entry "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_entry_append_only()",
+    ],
+}
+
+
+def protect_audit_log(engine: Engine) -> None:
+    """Install the triggers that refuse UPDATE and DELETE on ``audit_entry`` (idempotent)."""
+    statements = _APPEND_ONLY.get(engine.dialect.name, [])
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)

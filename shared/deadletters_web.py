@@ -11,13 +11,17 @@ token, then redirect back with what happened. Scripts use
 
 import zoneinfo
 from datetime import UTC, datetime, tzinfo
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
+from sqlmodel import Session
 
+from shared.audit import entries_for
+from shared.auth import audit_request
 from shared.deadletters import (
     DeadLetter,
     DeadLetterAmbiguous,
@@ -38,6 +42,8 @@ from shared.web import (
 )
 
 PAGE = "/dead-letters"
+# Replays are the secretariat's work (admin always may); every replay is in the audit log.
+AUDIT_SUBJECT = "dead-letters"
 EXPIRED = "Formuläret har gått ut. Ladda om sidan och försök igen."
 
 
@@ -71,8 +77,18 @@ def dead_letters_router(settings: CommonSettings, store: DeadLetterStore,
     router = APIRouter()
     templates = make_templates(SHARED_TEMPLATES)
     templates.env.filters["swedish_time"] = swedish_time
-    PageUser = Annotated[str, Depends(staff_page(settings))]
-    ApiUser = Annotated[str, Depends(staff_api(settings))]
+    PageUser = Annotated[str, Depends(staff_page(settings, "staff"))]
+    ApiUser = Annotated[str, Depends(staff_api(settings, "staff"))]
+
+    async def audit(request: Request, user: str, done: list[Replayed]) -> None:
+        for replayed in done:
+            await audit_request(request, actor=user, action="dead_letter.replay", subject=AUDIT_SUBJECT,
+                                detail=f"{replayed.dead_letter.id} på {replayed.dead_letter.stream} "
+                                       f"→ {replayed.new_entry_id}")
+
+    def history(request: Request) -> Any:
+        with Session(request.app.state.audit_engine) as session:
+            return entries_for(session, AUDIT_SUBJECT, limit=50)
 
     async def render(request: Request, user: str, *, notice: str = "", error: str = "",
                      status: int = 200) -> Response:
@@ -80,6 +96,7 @@ def dead_letters_router(settings: CommonSettings, store: DeadLetterStore,
         response = templates.TemplateResponse(request, "dead_letters.html", {
             "user": user, "home": home, "group": store.group, "letters": await store.letters(),
             "csrf_token": token, "notice": notice, "error": error,
+            "entries": await anyio.to_thread.run_sync(history, request),
         }, status_code=status)
         set_csrf_cookie(response, token, settings)
         return response
@@ -100,7 +117,9 @@ def dead_letters_router(settings: CommonSettings, store: DeadLetterStore,
         form = await request.form()
         if not csrf_valid(request, str(form.get("csrf_token") or "")):
             return await render(request, user, error=EXPIRED, status=400)
-        return back(replayed=str(len(await store.replay_all())))
+        done = await store.replay_all()
+        await audit(request, user, done)
+        return back(replayed=str(len(done)))
 
     @router.post(PAGE + "/{dead_letter_id}/replay", include_in_schema=False)
     async def replay_form(dead_letter_id: str, request: Request, user: PageUser) -> Response:
@@ -109,9 +128,10 @@ def dead_letters_router(settings: CommonSettings, store: DeadLetterStore,
             return await render(request, user, error=EXPIRED, status=400)
         stream = str(form.get("stream") or "") or None
         try:
-            await store.replay(dead_letter_id, stream)
+            done = await store.replay(dead_letter_id, stream)
         except (DeadLetterNotFound, DeadLetterAmbiguous):
             return back(missing=dead_letter_id[:40])
+        await audit(request, user, [done])
         return back(replayed="1")
 
     @router.get("/api/v1/dead-letters", tags=["operations"])
@@ -120,20 +140,25 @@ def dead_letters_router(settings: CommonSettings, store: DeadLetterStore,
         return DeadLetterList(group=store.group, dead_letters=await store.letters())
 
     @router.post("/api/v1/dead-letters/replay-all", tags=["operations"])
-    async def replay_all_api(_user: ApiUser) -> ReplayedAll:
+    async def replay_all_api(request: Request, user: ApiUser) -> ReplayedAll:
         """Publish every dead letter of this service to its stream again."""
-        return ReplayedAll(replayed=await store.replay_all())
+        done = await store.replay_all()
+        await audit(request, user, done)
+        return ReplayedAll(replayed=done)
 
     @router.post("/api/v1/dead-letters/{dead_letter_id}/replay", tags=["operations"],
                  responses={404: {"description": "no such dead letter (or already replayed)"},
                             409: {"description": "the id is on several streams: pass ?stream="}})
-    async def replay_api(dead_letter_id: str, _user: ApiUser, stream: StreamQuery = None) -> Replayed:
+    async def replay_api(dead_letter_id: str, request: Request, user: ApiUser,
+                         stream: StreamQuery = None) -> Replayed:
         """Publish the dead letter's original payload to its stream again, and delete it."""
         try:
-            return await store.replay(dead_letter_id, stream)
+            done = await store.replay(dead_letter_id, stream)
         except DeadLetterNotFound as missing:
             raise HTTPException(404, f"Inget dött meddelande {missing}") from None
         except DeadLetterAmbiguous as ambiguous:
             raise HTTPException(409, f"{ambiguous} finns på flera strömmar; ange ?stream=") from None
+        await audit(request, user, [done])
+        return done
 
     return router

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
 
-from shared.audit import AuditEntry
+from shared.audit import AuditEntry, protect_audit_log
 from shared.consumer import EventHandler, ProcessedEvent, ensure_group, subscribe
 from shared.db import create_tables, make_engine
 from shared.deadletters import DeadLetterStore
@@ -114,6 +114,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         create_tables(self.engine, self._models)
+        protect_audit_log(self.engine)
         for stream in self._groups:
             await ensure_group(self.redis, stream, self.service)
         await self.broker.start()

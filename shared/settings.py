@@ -51,6 +51,21 @@ class CommonSettings(BaseSettings):
         3600.0, validation_alias="STREAM_RETENTION_INTERVAL_SECONDS")
     relay_batch: int = Field(200, validation_alias="OUTBOX_RELAY_BATCH")
     relay_poll_seconds: float = Field(0.5, validation_alias="OUTBOX_RELAY_POLL_SECONDS")
+    # Security (README "Security"): sessions, rate limits, lock-outs, body limits. A limit of 0 is no limit.
+    session_max_age_seconds: int = Field(8 * 3600, gt=0, validation_alias="SESSION_MAX_AGE_SECONDS")
+    signup_rate_limit: int = Field(20, ge=0, validation_alias="SIGNUP_RATE_LIMIT")
+    signup_rate_window_seconds: int = Field(600, gt=0, validation_alias="SIGNUP_RATE_WINDOW_SECONDS")
+    login_rate_limit: int = Field(30, ge=0, validation_alias="LOGIN_RATE_LIMIT")
+    login_rate_window_seconds: int = Field(600, gt=0, validation_alias="LOGIN_RATE_WINDOW_SECONDS")
+    login_max_failures_per_user: int = Field(5, ge=0, validation_alias="LOGIN_MAX_FAILURES_PER_USER")
+    login_max_failures_per_address: int = Field(20, ge=0, validation_alias="LOGIN_MAX_FAILURES_PER_ADDRESS")
+    login_lockout_seconds: int = Field(900, gt=0, validation_alias="LOGIN_LOCKOUT_SECONDS")
+    login_failure_delay_seconds: float = Field(0.5, ge=0, validation_alias="LOGIN_FAILURE_DELAY_SECONDS")
+    max_body_bytes: int = Field(1_000_000, gt=0, validation_alias="MAX_BODY_BYTES")
+    max_upload_bytes: int = Field(20_000_000, gt=0, validation_alias="MAX_UPLOAD_BYTES")
+    # Path prefixes whose requests may carry up to MAX_UPLOAD_BYTES (finance's BgMax file import).
+    upload_paths: list[str] = Field(["/payments/import", "/api/v1/payments/import"],
+                                    validation_alias="UPLOAD_PATHS")
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> CommonSettings:

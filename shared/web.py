@@ -1,29 +1,40 @@
-"""Web pieces every service shares: templates, security headers, CSRF, staff login, health.
+"""Web pieces every service shares: templates, security headers, CSRF, body limit, login, health.
 
-Staff and finance pages share one login: the session cookie is signed with
-``REGLAB_SECRET_KEY``, which all three services know, and browsers send
-cookies to every port of a host. Scripts use ``Authorization: Bearer``.
+Staff and finance pages share one login: the session lives in Redis, which
+all three services reach, and browsers send cookies to every port of a host.
+Scripts use ``Authorization: Bearer``. Who may call which route is declared
+with :func:`staff_page` / :func:`staff_api` (:mod:`shared.auth`).
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import jinja2
-from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.accounts import AccountStore, Role
+from shared.auth import (
+    SESSION_COOKIE,
+    Forbidden,
+    LoginRequired,
+    RoleGuard,
+    roles_text,
+    staff_api,
+    staff_page,
+)
+from shared.bodylimit import BodyLimitMiddleware
 from shared.metrics import CONTENT_TYPE
 from shared.money import format_sek
+from shared.ratelimit import RateLimiter
 from shared.settings import CommonSettings
 
 if TYPE_CHECKING:
@@ -31,9 +42,11 @@ if TYPE_CHECKING:
 
 SHARED_TEMPLATES = Path(__file__).parent / "templates"
 SHARED_STATIC = Path(__file__).parent / "static"
-SESSION_COOKIE = "reglab_session"
 CSRF_COOKIE = "reglab_csrf"
-SESSION_MAX_AGE = 8 * 3600
+CSRF_MAX_AGE = 8 * 3600
+
+# Re-exported: services import the route guards from here.
+__all__ = ["SESSION_COOKIE", "Forbidden", "LoginRequired", "Role", "RoleGuard", "staff_api", "staff_page"]
 
 
 def make_templates(service_templates: Path) -> Jinja2Templates:
@@ -92,9 +105,19 @@ class SecurityHeadersMiddleware:
 
 
 def install_common(app: FastAPI, settings: CommonSettings, runtime: ServiceRuntime) -> None:
-    """Static files, security headers, ``/healthz``, ``/metrics`` and the login pages."""
-    app.mount("/static", StaticFiles(directory=SHARED_STATIC), name="static")
+    """Static files, security headers, body limit, ``/healthz``, ``/metrics``, login and the admin pages."""
+    from shared.admin_web import admin_router  # imported here: it imports this module
+    from shared.login import login_router
 
+    app.mount("/static", StaticFiles(directory=SHARED_STATIC), name="static")
+    app.state.accounts = AccountStore(runtime.redis, reserved=settings.admin_user)
+    app.state.rate_limiter = RateLimiter(runtime.redis)
+    app.state.audit_engine = runtime.engine
+    app.state.service = runtime.service
+
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes,
+                       upload_limit=settings.max_upload_bytes, upload_paths=settings.upload_paths)
+    # Added last, so outermost: even a 413 from the body limit carries the headers.
     app.add_middleware(SecurityHeadersMiddleware)
 
     @app.get("/healthz", tags=["ops"])
@@ -108,10 +131,17 @@ def install_common(app: FastAPI, settings: CommonSettings, runtime: ServiceRunti
         return Response(await runtime.metrics(), media_type=CONTENT_TYPE)
 
     app.include_router(login_router(settings))
+    app.include_router(admin_router(settings, runtime))
+    forbidden_templates = make_templates(SHARED_TEMPLATES)
 
     @app.exception_handler(LoginRequired)
     async def _redirect_to_login(_request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden_page(request: Request, exc: Forbidden) -> Response:
+        return forbidden_templates.TemplateResponse(
+            request, "forbidden.html", {"user": exc.user, "needed": roles_text(exc.roles)}, status_code=403)
 
 
 # --- CSRF: a random token in a cookie that the form must echo (double submit) ---
@@ -123,7 +153,7 @@ def csrf_token(request: Request) -> str:
 
 def set_csrf_cookie(response: Response, token: str, settings: CommonSettings) -> None:
     response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict",
-                        secure=settings.environment == "production", max_age=SESSION_MAX_AGE)
+                        secure=settings.environment == "production", max_age=CSRF_MAX_AGE)
 
 
 def csrf_valid(request: Request, submitted: str | None) -> bool:
@@ -131,114 +161,3 @@ def csrf_valid(request: Request, submitted: str | None) -> bool:
     return bool(cookie and submitted and hmac.compare_digest(cookie, submitted))
 
 
-# --- Staff login and bearer tokens ---
-
-def _serializer(settings: CommonSettings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.secret_key, salt="reglab-session")
-
-
-def session_user(request: Request, settings: CommonSettings) -> str | None:
-    raw = request.cookies.get(SESSION_COOKIE)
-    if not raw:
-        return None
-    try:
-        data = _serializer(settings).loads(raw, max_age=SESSION_MAX_AGE)
-    except BadSignature:
-        return None
-    user = data.get("user") if isinstance(data, dict) else None
-    return user if isinstance(user, str) else None
-
-
-def bearer_valid(request: Request, settings: CommonSettings) -> bool:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), settings.api_token)
-
-
-class LoginRequired(Exception):
-    """Raised for a page that needs a login; answered with a redirect to ``/login``."""
-
-    def __init__(self, next_url: str) -> None:
-        self.next_url = next_url
-
-
-# Who may act: "staff" (the secretariat), "finance", and "admin" (everything).
-Role = Literal["staff", "finance", "admin"]
-
-
-def staff_api(settings: CommonSettings, *roles: Role) -> Callable[[Request], str]:
-    """Dependency for JSON endpoints: a bearer token or a session, else 401.
-
-    ``roles`` names who may call the endpoint (admin always may). Until user
-    accounts exist the single configured admin holds every role.
-    """
-
-    def dependency(request: Request) -> str:
-        if bearer_valid(request, settings):
-            return "api-token"
-        user = session_user(request, settings)
-        if user is None:
-            raise HTTPException(401, "Inloggning krävs", headers={"WWW-Authenticate": "Bearer"})
-        return user
-
-    return dependency
-
-
-def staff_page(settings: CommonSettings, *roles: Role) -> Callable[[Request], str]:
-    """Dependency for HTML pages: a session, else a redirect to the login page (``roles`` as for the API)."""
-
-    def dependency(request: Request) -> str:
-        user = session_user(request, settings)
-        if user is None:
-            raise LoginRequired(request.url.path)
-        return user
-
-    return dependency
-
-
-def login_router(settings: CommonSettings) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
-    templates = make_templates(SHARED_TEMPLATES)
-
-    def render(request: Request, next_url: str, error: str = "", status: int = 200) -> Response:
-        token = csrf_token(request)
-        response = templates.TemplateResponse(
-            request, "login.html",
-            {"next_url": next_url, "error": error, "csrf_token": token, "user": None},
-            status_code=status,
-        )
-        set_csrf_cookie(response, token, settings)
-        return response
-
-    @router.get("/login")
-    def login_form(request: Request, next: str = "/") -> Response:
-        return render(request, _safe_next(next))
-
-    @router.post("/login")
-    async def login(request: Request) -> Response:
-        form = await request.form()
-        next_url = _safe_next(str(form.get("next", "/")))
-        if not csrf_valid(request, str(form.get("csrf_token", ""))):
-            return render(request, next_url, "Formuläret har gått ut. Försök igen.", 400)
-        username = str(form.get("username", ""))
-        password = str(form.get("password", ""))
-        if not (hmac.compare_digest(username, settings.admin_user)
-                and hmac.compare_digest(password, settings.admin_password)):
-            return render(request, next_url, "Fel användarnamn eller lösenord.", 401)
-        response = RedirectResponse(next_url, status_code=303)
-        response.set_cookie(SESSION_COOKIE, _serializer(settings).dumps({"user": username}),
-                            httponly=True, samesite="lax", max_age=SESSION_MAX_AGE,
-                            secure=settings.environment == "production")
-        return response
-
-    @router.post("/logout")
-    def logout() -> Response:
-        response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(SESSION_COOKIE)
-        return response
-
-    return router
-
-
-def _safe_next(next_url: str) -> str:
-    """Only same-site paths: never redirect a login to another host."""
-    return next_url if next_url.startswith("/") and not next_url.startswith("//") else "/"

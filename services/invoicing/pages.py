@@ -34,7 +34,7 @@ def pages_router(settings: InvoicingSettings, engine: Engine) -> APIRouter:
     templates.env.filters["orgnr"] = format_org_number
     templates.env.globals.update(outcome_labels=OUTCOME_LABELS, status_labels=STATUS_LABELS,
                                  registration_url=settings.registration_public_url.rstrip("/"))
-    UserDep = Annotated[str, Depends(staff_page(settings))]
+    UserDep = Annotated[str, Depends(staff_page(settings, "finance"))]
     SessionDep = Annotated[Session, Depends(session_dependency(engine))]
 
     @router.get("/")

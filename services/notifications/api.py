@@ -122,8 +122,8 @@ def make_router(settings: NotificationsSettings, engine: Engine,
     router = APIRouter()
     templates = make_templates(TEMPLATES)
     templates.env.filters["local"] = _local
-    page_user = Depends(staff_page(settings))
-    api_user = Depends(staff_api(settings))
+    page_user = Depends(staff_page(settings, "staff"))
+    api_user = Depends(staff_api(settings, "staff"))
 
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)
     @router.get("/emails", response_class=HTMLResponse, include_in_schema=False)

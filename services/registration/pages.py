@@ -141,7 +141,7 @@ def pages_router(runtime: ServiceRuntime, policies: dict[int, FeePolicy],
         return templates.TemplateResponse(request, "receipt.html", {"user": None, "receipt": found},
                                           headers={"Cache-Control": "no-store"})
 
-    staff = Depends(staff_page(settings))
+    staff = Depends(staff_page(settings, "staff"))
 
     @router.get("/staff/signups")
     async def staff_signups(request: Request, user: str = staff) -> Response:
