@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 import structlog
+from fastapi import Request
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -83,3 +84,14 @@ class RateLimiter:
 
     async def reset(self, key: str) -> None:
         await self.redis.delete(PREFIX + key)
+
+
+async def limit_client(request: Request, name: str, limit: int, window_seconds: float) -> Decision:
+    """Count one request of kind ``name`` from the client's address (fails open, see above)."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    address = request.client.host if request.client else "unknown"
+    return await limiter.hit_open(f"{name}:addr:{address}", limit, window_seconds)
+
+
+def too_many_text(decision: Decision) -> str:
+    return f"För många försök från din adress. Försök igen {retry_text(decision.retry_after)}."

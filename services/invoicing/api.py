@@ -101,7 +101,8 @@ def session_dependency(engine: Engine) -> Callable[[], Iterator[Session]]:
 
 
 def api_router(settings: InvoicingSettings, engine: Engine) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["invoices"], dependencies=[Depends(staff_api(settings, "finance"))])
+    router = APIRouter(prefix="/api/v1", tags=["invoices"],
+                       dependencies=[Depends(staff_api(settings, "finance"))])
     SessionDep = Annotated[Session, Depends(session_dependency(engine))]
 
     @router.get("/invoices", response_model=list[InvoiceOut])

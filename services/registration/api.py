@@ -20,6 +20,7 @@ from services.registration.handlers import list_networks, submit_signup
 from services.registration.validation import SignupInvalid, flatten_json, no_policy_message
 from shared.events import utc_now
 from shared.policy import FeePolicy, fee_for
+from shared.ratelimit import limit_client, too_many_text
 from shared.runtime import ServiceRuntime
 
 INVALID_SIGNUP = "Anmälan innehåller fel; se meddelandet för varje fält."
@@ -166,10 +167,19 @@ def api_router(runtime: ServiceRuntime, policies: dict[int, FeePolicy]) -> APIRo
 
     @router.post("/signups", status_code=201, response_model=SignupOut, openapi_extra=SIGNUP_BODY,
                  responses={400: {"model": ErrorOut, "description": "Ogiltig JSON"},
+                            413: {"model": ErrorOut, "description": "För stor begäran"},
                             415: {"model": ErrorOut, "description": "Inte JSON"},
-                            422: {"model": ErrorOut, "description": "Ett meddelande per felaktigt fält"}})
+                            422: {"model": ErrorOut, "description": "Ett meddelande per felaktigt fält"},
+                            429: {"model": ErrorOut, "description": "För många anmälningar från adressen"}})
     async def create_signup(request: Request) -> Any:
         """Sign an organisation up for networks for a year; signing up again is idempotent."""
+        settings = runtime.settings
+        rate = await limit_client(request, "signup", settings.signup_rate_limit,
+                                  settings.signup_rate_window_seconds)
+        if not rate.allowed:
+            response = _error(429, too_many_text(rate))
+            response.headers["Retry-After"] = str(rate.retry_after)
+            return response
         content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if not (content_type == "application/json" or content_type.endswith("+json")):
             # Also keeps a cross-site HTML form (text/plain) from posting a JSON-looking body here.

@@ -27,6 +27,7 @@ from services.registration.settings import RegistrationSettings
 from services.registration.validation import TEXT_FIELDS, SignupInvalid, no_policy_message
 from shared.events import utc_now
 from shared.policy import Fee, FeePolicy, PolicyError, fee_for
+from shared.ratelimit import limit_client, too_many_text
 from shared.runtime import ServiceRuntime
 from shared.web import csrf_token, csrf_valid, make_templates, set_csrf_cookie, staff_page
 
@@ -88,7 +89,8 @@ def pages_router(runtime: ServiceRuntime, policies: dict[int, FeePolicy],
         return active, [n.name for n in rows if n.status != ACTIVE]
 
     async def render_form(request: Request, state: FormState, *, errors: dict[str, str] | None = None,
-                          alert: str = "", status: int = 200) -> Response:
+                          alert: str = "", status: int = 200,
+                          headers: dict[str, str] | None = None) -> Response:
         errors = dict(errors or {})
         chosen = int(state.year) if state.year.isascii() and state.year.isdigit() else None
         if chosen is not None and chosen not in policies:
@@ -102,7 +104,7 @@ def pages_router(runtime: ServiceRuntime, policies: dict[int, FeePolicy],
             "year": policy.year, "years": sorted(policies, reverse=True), "policy": policy,
             "networks": active, "proposed": proposed, "errors": errors, "alert": alert,
             "honeypot": HONEYPOT,
-        }, status_code=status)
+        }, status_code=status, headers=headers)
         set_csrf_cookie(response, token, settings)
         return response
 
@@ -114,6 +116,11 @@ def pages_router(runtime: ServiceRuntime, policies: dict[int, FeePolicy],
     async def signup_submit(request: Request) -> Response:
         form = await request.form()
         state = FormState.from_form(form)
+        rate = await limit_client(request, "signup", settings.signup_rate_limit,
+                                  settings.signup_rate_window_seconds)
+        if not rate.allowed:
+            return await render_form(request, state, alert=too_many_text(rate), status=429,
+                                     headers={"Retry-After": str(rate.retry_after)})
         if not csrf_valid(request, str(form.get("csrf_token") or "")):
             return await render_form(request, state, alert=EXPIRED, status=400)
         if form.get(HONEYPOT):
