@@ -1,0 +1,162 @@
+"""Hostile input at the door: CSRF on every form, rate limits, the body limit, the honeypot, the headers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from devtools.routes import all_decisions
+from services.registration.app import create_app
+from services.registration.settings import RegistrationSettings
+from tests.security.conftest import ADMIN, ADMIN_PASSWORD, System, common, csrf_of, login, with_session
+from tests.security.test_route_walk import concrete
+from tests.support.registration import form_data, row_counts, signup_body
+from tests.support.servers import RedisServer
+
+# Logout needs no token: the session cookie is SameSite=Lax, so a cross-site POST carries no session.
+NO_CSRF_NEEDED = {"POST /logout"}
+
+
+def post_forms() -> list[tuple[str, str]]:
+    """Every HTML form target: POST routes that are pages or public, and not the JSON API."""
+    return sorted({(d.service, d.path) for d in all_decisions()
+                   if d.method == "POST" and not d.path.startswith("/api/")
+                   and f"POST {d.path}" not in NO_CSRF_NEEDED})
+
+
+def test_every_post_form_of_every_service_refuses_a_request_without_the_csrf_token(
+        sqlite_system: System) -> None:
+    forms = post_forms()
+    assert ("registration", "/") in forms and ("registration", "/login") in forms
+    assert ("registration", "/admin/users") in forms
+    assert ("notifications", "/emails/{email_id}/send-again") in forms
+    session = sqlite_system.session_for(ADMIN)
+    for service, path in forms:
+        client = sqlite_system[service]
+        client.cookies.clear()
+        with_session(client, session)
+        client.get("/login")  # the browser has a CSRF cookie, but the forged form has no field
+        answer = client.post(concrete(path), data={"username": ADMIN, "password": ADMIN_PASSWORD,
+                                                   "action": "create", "name": "mallory", "role": "admin",
+                                                   "password2": "x"})
+        assert answer.status_code == 400, f"{service} {path}: {answer.status_code}"
+        assert "Formuläret har gått ut" in answer.text
+        wrong = client.post(concrete(path), data={"csrf_token": "forged-token", "action": "create",
+                                                  "name": "mallory", "role": "admin"})
+        assert wrong.status_code == 400, f"{service} {path} with a wrong token: {wrong.status_code}"
+    assert sqlite_system.run(lambda store: store.list_users()) == []
+
+
+def limited_client(redis_server: RedisServer, tmp_path: Path, **extra: object) -> TestClient:
+    settings = RegistrationSettings(**common(f"sqlite:///{tmp_path}/registration.db", redis_server.url,
+                                             **extra))
+    return TestClient(create_app(settings), follow_redirects=False)
+
+
+def test_sign_ups_by_form_and_api_share_one_limit_per_address_with_a_swedish_429(
+        redis_server: RedisServer, tmp_path: Path) -> None:
+    with limited_client(redis_server, tmp_path, signup_rate_limit=3,
+                        signup_rate_window_seconds=300) as client:
+        assert client.post("/api/v1/signups", json=signup_body("556677-8899")).status_code == 201
+        assert client.post("/api/v1/signups", json=signup_body("2120000142")).status_code == 201
+        token = csrf_of(client.get("/").text)
+        assert client.post("/", data=form_data(token)).status_code == 303
+        counts = row_counts(f"sqlite:///{tmp_path}/registration.db")
+
+        api = client.post("/api/v1/signups", json=signup_body("2321000016"))
+        assert api.status_code == 429 and "För många försök från din adress" in api.json()["detail"]
+        assert 0 < int(api.headers["retry-after"]) <= 300
+        form = client.post("/", data=form_data(csrf_of(client.get("/").text)))
+        assert form.status_code == 429 and "För många försök" in form.text and form.headers["retry-after"]
+        assert "Region" in form.text, "what was typed is kept"
+        assert row_counts(f"sqlite:///{tmp_path}/registration.db") == counts, "nothing stored"
+
+
+def test_sign_ups_fail_open_when_the_rate_limiter_cannot_reach_redis(
+        redis_server: RedisServer, tmp_path: Path) -> None:
+    with limited_client(redis_server, tmp_path, signup_rate_limit=1) as client:
+        assert client.post("/api/v1/signups", json=signup_body("556677-8899")).status_code == 201
+        redis_server.kill()
+        answer = client.post("/api/v1/signups", json=signup_body("2120000142"))
+        assert answer.status_code == 201, "a limiter that is down does not turn organisations away"
+
+
+def test_a_login_fails_closed_when_redis_is_down(redis_server: RedisServer, tmp_path: Path) -> None:
+    with limited_client(redis_server, tmp_path) as client:
+        token = csrf_of(client.get("/login").text)
+        redis_server.kill()
+        answer = client.post("/login", data={"username": ADMIN, "password": ADMIN_PASSWORD,
+                                             "csrf_token": token, "next": "/"})
+        assert answer.status_code == 503 and "går inte att nå" in answer.text
+        client.cookies.set("reglab_session", "some-session-id")
+        assert client.get("/staff/signups").status_code == 503, "a session cannot be checked: refused"
+
+
+def test_a_body_over_the_limit_is_refused_with_413_except_on_the_upload_paths(
+        redis_server: RedisServer, tmp_path: Path) -> None:
+    with limited_client(redis_server, tmp_path, max_body_bytes=10_000, max_upload_bytes=100_000,
+                        upload_paths=["/payments/import"]) as client:
+        big = client.post("/api/v1/signups", content=b"{" + b" " * 20_000 + b"}",
+                          headers={"content-type": "application/json"})
+        assert big.status_code == 413 and "för stor" in big.json()["detail"]
+        assert "frame-ancestors 'none'" in big.headers["content-security-policy"]
+        form = client.post("/", data={"organisation_name": "x" * 20_000})
+        assert form.status_code == 413
+
+        def chunks() -> object:
+            for _ in range(30):
+                yield b" " * 1000
+
+        streamed = client.post("/", content=chunks(),  # type: ignore[arg-type]
+                               headers={"content-type": "application/x-www-form-urlencoded"})
+        assert streamed.status_code == 413, "a chunked body is counted as it arrives"
+        upload = client.post("/payments/import", content=b"x" * 50_000)
+        assert upload.status_code != 413, "the upload path allows MAX_UPLOAD_BYTES"
+        assert client.post("/payments/import", content=b"x" * 150_000).status_code == 413
+        assert row_counts(f"sqlite:///{tmp_path}/registration.db")["reg_signup"] == 0
+
+
+def test_the_honeypot_field_refuses_a_bot_and_stores_nothing(redis_server: RedisServer,
+                                                             tmp_path: Path) -> None:
+    with limited_client(redis_server, tmp_path) as client:
+        token = csrf_of(client.get("/").text)
+        bot = client.post("/", data={**form_data(token), "website": "http://spam.example"})
+        assert bot.status_code == 400 and "Anmälan kunde inte tas emot" in bot.text
+        assert row_counts(f"sqlite:///{tmp_path}/registration.db")["reg_signup"] == 0
+        human = client.post("/", data=form_data(token))
+        assert human.status_code == 303
+
+
+@pytest.mark.parametrize("service", ["registration", "invoicing", "notifications"])
+def test_every_service_sends_the_security_headers_on_pages_errors_and_apis(
+        sqlite_system: System, service: str) -> None:
+    client = sqlite_system[service]
+    assert login(client, ADMIN, ADMIN_PASSWORD).status_code == 303
+    for path in ("/", "/login", "/healthz", "/no-such-page", "/admin/audit", "/dead-letters",
+                 "/api/v1/dead-letters", "/static/style.css"):
+        headers = client.get(path).headers
+        csp = headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, path
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "same-origin", path
+        assert headers["x-frame-options"] == "DENY", path
+
+
+def test_no_page_carries_inline_script_or_style_that_the_csp_would_block(sqlite_system: System) -> None:
+    """CSP without 'unsafe-inline': an inline script or style attribute would silently not work."""
+    session = sqlite_system.session_for(ADMIN)
+    pages = sorted({(d.service, d.path) for d in all_decisions()
+                    if d.method == "GET" and d.kind in ("page", "public") and "{" not in d.path
+                    and not d.path.startswith(("/api/", "/docs", "/redoc", "/openapi", "/metrics",
+                                               "/healthz"))})
+    assert len(pages) >= 10
+    for service, path in pages:
+        client = sqlite_system[service]
+        with_session(client, session)
+        html = client.get(path).text
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), f"inline script on {service} {path}"
+        assert not re.search(r"\s(style|on[a-z]+)\s*=", html), f"inline style or handler on {service} {path}"
