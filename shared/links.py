@@ -4,10 +4,18 @@ A token carries a small JSON payload, is signed with ``REGLAB_SECRET_KEY`` and
 salted with its purpose, so a token made for one purpose is refused for
 another. It expires: the payload holds its own expiry time, so a link can live
 until the meeting rather than a fixed age. The clock is passed in.
+
+The signature is HMAC-SHA256 (itsdangerous defaults to SHA-1) over the
+purpose-salted key: 256 bits that cannot be guessed, and a token is refused
+for any other purpose. The payload is signed, not encrypted: it is readable
+(base64 JSON), so it holds ids, never secrets or personal data. A link can be
+used again until it expires; a handler that must act once (a cancellation)
+makes its act idempotent.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +27,8 @@ class LinkInvalid(ValueError):
 
 
 def _serializer(secret_key: str, purpose: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret_key, salt=f"reglab-link:{purpose}")
+    return URLSafeSerializer(secret_key, salt=f"reglab-link:{purpose}",
+                             signer_kwargs={"digest_method": hashlib.sha256})
 
 
 def sign_link(secret_key: str, purpose: str, payload: dict[str, Any], expires_at: datetime) -> str:
