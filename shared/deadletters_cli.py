@@ -59,8 +59,9 @@ def audit_replay(engine: Engine | None, dead_letter_ids: list[str], detail: str)
         return
     with transaction(engine) as session:
         for dead_letter_id in dead_letter_ids:
+            # The same subject as the page's replays, so the page shows these too.
             record_act(session, actor=cli_actor(), action="dead_letter.replay",
-                       subject=f"dead-letter:{dead_letter_id}", detail=detail, remote_addr="local")
+                       subject="dead-letters", detail=f"{dead_letter_id}: {detail}", remote_addr="local")
 
 
 def parser(service: str) -> argparse.ArgumentParser:

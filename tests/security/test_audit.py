@@ -1,0 +1,112 @@
+"""The audit log: append-only in the database itself, and every replay and login recorded and shown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, select
+
+from shared.audit import AuditEntry, protect_audit_log, record_act
+from shared.db import create_tables, make_engine, transaction
+from shared.events import utc_now
+from tests.integration.test_dead_letters import dead_letter_for
+from tests.security.conftest import ADMIN, ADMIN_PASSWORD, PASSWORD, System, csrf_of, login
+from tests.support.servers import RedisServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def entries(database_url: str) -> list[AuditEntry]:
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            statement = select(AuditEntry).order_by(AuditEntry.id)  # type: ignore[arg-type]
+            return list(session.exec(statement).all())
+    finally:
+        engine.dispose()
+
+
+def seed_dead_letter(redis_url: str, group: str, signup_id: int) -> str:
+    async def go() -> str:
+        redis = Redis.from_url(redis_url)
+        try:
+            return await dead_letter_for(redis, group, signup_id)
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(go())
+
+
+def test_the_database_refuses_to_update_or_delete_an_audit_entry(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        create_tables(engine, [AuditEntry])
+        protect_audit_log(engine)
+        protect_audit_log(engine)  # idempotent: every start runs it
+        with transaction(engine) as session:
+            record_act(session, actor="anna", action="payment.register", subject="invoice:2018-00001",
+                       remote_addr="10.0.0.1", at=utc_now())
+        for statement in ("UPDATE audit_entry SET actor = 'mallory'", "DELETE FROM audit_entry"):
+            with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+                connection.execute(text(statement))
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT actor FROM audit_entry")).scalars().all() == ["anna"]
+        with transaction(engine) as session:  # appending still works
+            record_act(session, actor="bo", action="user.create", subject="user:cia")
+    finally:
+        engine.dispose()
+
+
+def test_a_replay_from_the_page_and_the_api_is_audited_and_shown_on_the_page(system: System) -> None:
+    invoicing = system["invoicing"]
+    first = seed_dead_letter(system.redis_url, "invoicing", 1)
+    second = seed_dead_letter(system.redis_url, "invoicing", 2)
+    system.create_user("sara", "staff")
+    assert login(invoicing, "sara", PASSWORD).status_code == 303
+    token = csrf_of(invoicing.get("/dead-letters").text)
+    assert invoicing.post(f"/dead-letters/{first}/replay", data={"csrf_token": token}).status_code == 303
+    bearer = {"Authorization": f"Bearer {system.create_token('sara')}"}
+    invoicing.cookies.clear()
+    assert invoicing.post(f"/api/v1/dead-letters/{second}/replay", headers=bearer).status_code == 200
+
+    rows = [(e.actor, e.action, e.subject) for e in entries(system.database_urls["invoicing"])]
+    assert rows.count(("sara", "dead_letter.replay", "dead-letters")) == 2
+    replays = [e for e in entries(system.database_urls["invoicing"]) if e.action == "dead_letter.replay"]
+    assert first in replays[0].detail and second in replays[1].detail
+    assert replays[0].remote_addr == "testclient"
+    assert login(invoicing, "sara", PASSWORD).status_code == 303
+    page = invoicing.get("/dead-letters").text
+    assert "Uppspelningar" in page and first in page and "dead_letter.replay" in page
+
+
+def test_the_admin_page_lists_the_services_log_with_logins_and_failures(system: System) -> None:
+    client = system["notifications"]
+    assert login(client, "nobody", "not-the-password").status_code == 401
+    assert login(client, ADMIN, ADMIN_PASSWORD).status_code == 303
+    page = client.get("/admin/audit")
+    assert page.status_code == 200 and "Granskningslogg – notifications" in page.text
+    assert "login.failure" in page.text and "user:nobody" in page.text and "login.success" in page.text
+    assert "not-the-password" not in page.text
+    filtered = client.get("/admin/audit", params={"actor": "nobody"}).text
+    assert "login.failure" in filtered and "login.success" not in filtered
+
+
+def test_a_replay_from_the_command_is_audited_with_the_operating_system_user(
+        redis_server: RedisServer, tmp_path: Path) -> None:
+    letter = seed_dead_letter(redis_server.url, "invoicing", 5)
+    database_url = f"sqlite:///{tmp_path}/invoicing.db"
+    env = {**os.environ, "REDIS_URL": redis_server.url, "INVOICING_DATABASE_URL": database_url}
+    done = subprocess.run([sys.executable, "-m", "services.invoicing", "dead-letters", "replay", letter],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    [entry] = entries(database_url)
+    assert entry.action == "dead_letter.replay" and entry.subject == "dead-letters" and letter in entry.detail
+    assert entry.actor.startswith("cli") and entry.remote_addr == "local"
