@@ -13,7 +13,8 @@ DEV_TOKEN = "dev-token-change-me"
 
 
 class CommonSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # hide_input_in_errors: a refused setting must not print the environment's secrets in the error.
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, hide_input_in_errors=True)
 
     environment: Literal["development", "test", "production"] = Field(
         "development", validation_alias="REGLAB_ENV"
@@ -70,11 +71,11 @@ class CommonSettings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> CommonSettings:
         if self.environment == "production":
-            for name, value, default in (
-                ("REGLAB_SECRET_KEY", self.secret_key, DEV_SECRET),
-                ("REGLAB_API_TOKEN", self.api_token, DEV_TOKEN),
-                ("REGLAB_ADMIN_PASSWORD", self.admin_password, DEV_TOKEN),
+            for name, value in (
+                ("REGLAB_SECRET_KEY", self.secret_key),
+                ("REGLAB_API_TOKEN", self.api_token),
+                ("REGLAB_ADMIN_PASSWORD", self.admin_password),
             ):
-                if value == default or len(value) < 16:
+                if value in (DEV_SECRET, DEV_TOKEN) or len(value) < 16:
                     raise ValueError(f"{name} must be set to a secret of 16+ characters in production")
         return self
