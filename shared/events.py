@@ -278,6 +278,23 @@ class ContactUnsubscribed(EventBase):
     email: str
 
 
+class PersonErased(EventBase):
+    """Staff erased a person's data on request (GDPR art. 17), found by email address.
+
+    Registration publishes it after erasing its own data, in the same
+    transaction; invoicing and notifications erase theirs when they consume it
+    (keeping what bookkeeping law requires). ``erasure_id`` names the request
+    in every service's audit log.
+    """
+
+    stream: ClassVar[str] = REGISTRATION_STREAM
+    type: Literal["person.erased"] = "person.erased"
+    version: Literal[1] = 1
+    erasure_id: UUID
+    email: str
+    requested_by: str
+
+
 class DeadLetterRecorded(EventBase):
     """A consumer gave up on a stream entry and moved it to ``<stream>.dead-letters``.
 
@@ -311,6 +328,7 @@ AnyEventModel = (
     | ParticipantPromoted
     | NetworkWeeksSet
     | ContactUnsubscribed
+    | PersonErased
     | InvoiceIssued
     | InvoicePaid
     | InvoiceOverdue

@@ -31,6 +31,10 @@ class CommonSettings(BaseSettings):
     secret_key: str = Field(DEV_SECRET, validation_alias="REGLAB_SECRET_KEY")
     # Where people reach the registration service: emailed links (meeting sign-up, unsubscribe) start here.
     registration_public_url: str = Field("http://127.0.0.1:8000", validation_alias="REGISTRATION_PUBLIC_URL")
+    # Where staff reach the other services: the privacy page links to their exports.
+    invoicing_public_url: str = Field("http://127.0.0.1:8001", validation_alias="INVOICING_PUBLIC_URL")
+    notifications_public_url: str = Field("http://127.0.0.1:8002",
+                                          validation_alias="NOTIFICATIONS_PUBLIC_URL")
     # Tests on real processes move time by writing an ISO timestamp to this file (see shared/clock.py).
     clock_file: Path | None = Field(None, validation_alias="REGLAB_CLOCK_FILE")
     var_dir: Path = Field(Path("var"), validation_alias="REGLAB_VAR_DIR")

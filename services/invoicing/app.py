@@ -13,11 +13,13 @@ from services.invoicing.handlers import InvoicingContext, make_signup_handler, s
 from services.invoicing.models import MODELS
 from services.invoicing.pages import pages_router
 from services.invoicing.pdf import default_renderer, render_invoice_pdf
+from services.invoicing.privacy import invoicing_privacy
 from services.invoicing.renewals import make_renewal_handler
 from services.invoicing.settings import InvoicingSettings
 from shared.deadletters_web import dead_letters_router
 from shared.events import REGISTRATION_STREAM
 from shared.policy import load_policies
+from shared.privacy import privacy_router
 from shared.runtime import ServiceRuntime
 from shared.web import install_common
 
@@ -39,10 +41,12 @@ def create_app(settings: InvoicingSettings | None = None, context: InvoicingCont
     settings = settings or InvoicingSettings()
     context = context or build_context(settings)
     runtime = ServiceRuntime("invoicing", settings, settings.database_url, MODELS)
+    privacy = invoicing_privacy()
     # notify: publish invoice.issued as soon as the sign-up's transaction commits.
     runtime.consume(REGISTRATION_STREAM, {"signup.completed": make_signup_handler(context),
                                           "memberships.renewed": make_renewal_handler(context),
-                                          "membership.cancelled": make_cancellation_handler(context)},
+                                          "membership.cancelled": make_cancellation_handler(context),
+                                          "person.erased": privacy.event_handler()},
                     after_commit=runtime.relay.notify)
     app = FastAPI(title="Reglab Nätverk – fakturering", version="1", lifespan=runtime.lifespan)
     app.state.runtime = runtime
@@ -51,4 +55,5 @@ def create_app(settings: InvoicingSettings | None = None, context: InvoicingCont
     app.include_router(api_router(settings, runtime.engine))
     app.include_router(pages_router(settings, runtime.engine))
     app.include_router(dead_letters_router(settings, runtime.dead_letters, home=("/", "Fakturor")))
+    app.include_router(privacy_router(settings, privacy, runtime.engine))
     return app

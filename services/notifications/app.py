@@ -10,6 +10,7 @@ from services.notifications.api import count_by_status, make_router
 from services.notifications.handlers import make_handlers
 from services.notifications.models import MODELS
 from services.notifications.pages import staff_pages_router
+from services.notifications.privacy import notifications_privacy
 from services.notifications.readmodels import READ_MODELS
 from services.notifications.reminders.models import ReminderEntry
 from services.notifications.reminders.scheduler import ReminderScheduler
@@ -20,6 +21,7 @@ from shared.consumer import consumer_name
 from shared.deadletters_web import dead_letters_router
 from shared.events import INVOICING_STREAM, OPERATIONS_STREAM, REGISTRATION_STREAM
 from shared.metrics import MAIL_QUEUE
+from shared.privacy import privacy_router
 from shared.runtime import ServiceRuntime
 from shared.web import install_common
 
@@ -40,7 +42,9 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     sender = MailSender(runtime.engine, settings, instance=consumer_name(SERVICE), clock=clock.now)
     handlers = make_handlers(settings, clock=clock.now)
     # Each commit of new email rows wakes the sender, so mail leaves without waiting for a poll.
-    runtime.consume(REGISTRATION_STREAM, {name: handlers[name] for name in REGISTRATION_EVENTS},
+    privacy = notifications_privacy()
+    runtime.consume(REGISTRATION_STREAM, {**{name: handlers[name] for name in REGISTRATION_EVENTS},
+                                          "person.erased": privacy.event_handler()},
                     after_commit=sender.wake)
     runtime.consume(INVOICING_STREAM, {name: handlers[name] for name in INVOICING_EVENTS},
                     after_commit=sender.wake)
@@ -63,6 +67,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     app.include_router(make_router(settings, runtime.engine, wake=sender.wake))
     app.include_router(staff_pages_router(settings, runtime.engine))
     app.include_router(dead_letters_router(settings, runtime.dead_letters, home=("/", "E-postlogg")))
+    app.include_router(privacy_router(settings, privacy, runtime.engine))
     app.state.runtime = runtime
     app.state.sender = sender
     app.state.scheduler = scheduler

@@ -16,10 +16,13 @@ from services.registration.meetings.routes import MEETING_MODELS, install_meetin
 from services.registration.membership_routes import membership_router
 from services.registration.models import MODELS
 from services.registration.pages import pages_router
+from services.registration.privacy import registration_privacy
+from services.registration.privacy_web import privacy_pages_router
 from services.registration.renewal_routes import renewal_router
 from services.registration.settings import RegistrationSettings
 from shared.deadletters_web import dead_letters_router
 from shared.policy import load_policies
+from shared.privacy import privacy_router
 from shared.runtime import ServiceRuntime
 from shared.web import install_common
 
@@ -52,4 +55,9 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
     install_meetings(app, runtime, settings, policies)
     app.include_router(dead_letters_router(settings, runtime.dead_letters,
                                            home=("/staff/signups", "Anmälningar")))
+    # GDPR: each table with personal data registers its export and eraser (see shared/privacy.py).
+    privacy = registration_privacy()
+    app.state.privacy = privacy
+    app.include_router(privacy_router(settings, privacy, runtime.engine))
+    app.include_router(privacy_pages_router(runtime, privacy, settings))
     return app

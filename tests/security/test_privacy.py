@@ -1,0 +1,126 @@
+"""GDPR across the three services: export what is held about a person, erase it, keep the invoices."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlmodel import Session, select
+
+from services.notifications.models import Email
+from services.registration.models import Signup
+from shared.audit import AuditEntry
+from shared.db import make_engine
+from shared.privacy import person_subject
+from tests.security.conftest import API_TOKEN, PASSWORD, System, csrf_of, login
+from tests.support.registration import signup_body
+
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+ANNA = "anna@region.example"
+INVOICES = "faktura@region.example"
+
+
+def eventually(condition: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def export(system: System, service: str, email: str) -> dict[str, Any]:
+    answer = system[service].get("/api/v1/privacy/export", params={"email": email}, headers=AUTH)
+    assert answer.status_code == 200, answer.text
+    document: dict[str, Any] = answer.json()
+    return document
+
+
+def rows(database_url: str, model: Any) -> list[Any]:
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            return list(session.exec(select(model)).all())
+    finally:
+        engine.dispose()
+
+
+def sign_up_and_wait(system: System) -> None:
+    body = signup_body("556677-8899", networks=["rus"])
+    body["contact"] = {"name": "Anna Andersson", "email": "Anna@Region.example"}
+    assert system["registration"].post("/api/v1/signups", json=body).status_code == 201
+    other = signup_body("2120000142", networks=["analytiker"], invoice_email="ekonomi@kommun.example")
+    other["contact"] = {"name": "Bo Berg", "email": "bo@kommun.example"}
+    assert system["registration"].post("/api/v1/signups", json=other).status_code == 201
+    eventually(lambda: len(export(system, "notifications", ANNA)["data"]["emails"]) == 1, "the confirmation")
+    eventually(lambda: export(system, "invoicing", INVOICES)["data"]["invoices"], "the invoice")
+    eventually(lambda: export(system, "notifications", INVOICES)["data"]["emails"], "the invoice email")
+
+
+def test_staff_export_everything_held_about_a_person_from_each_service(system: System) -> None:
+    sign_up_and_wait(system)
+    registration = export(system, "registration", " ANNA@region.example ")
+    [signup] = registration["data"]["signups"]
+    assert signup["contact_name"] == "Anna Andersson" and signup["organisation"] == "Region Exempel"
+    [email] = export(system, "notifications", ANNA)["data"]["emails"]
+    assert email["kind"] == "signup_confirmation" and "Anna Andersson" in email["message"]
+    [invoice] = export(system, "invoicing", INVOICES)["data"]["invoices"]
+    assert "Bokföringslagen" in invoice["kept_because"]
+    assert export(system, "invoicing", ANNA)["data"] == {"invoices": []}
+    bad = system["registration"].get("/api/v1/privacy/export", params={"email": "ingen adress"}, headers=AUTH)
+    assert bad.status_code == 422 and "e-postadress" in bad.json()["detail"]
+    actions = [(e.action, e.subject) for e in rows(system.database_urls["notifications"], AuditEntry)]
+    assert ("person.export", person_subject(ANNA)) in actions
+
+
+def test_erasing_a_contact_anonymises_them_everywhere_and_leaves_others_alone(system: System) -> None:
+    sign_up_and_wait(system)
+    system.create_user("sara", "staff")
+    client = system["registration"]
+    assert login(client, "sara", PASSWORD).status_code == 303
+    page = client.get("/staff/privacy", params={"email": ANNA})
+    assert page.status_code == 200 and "Anna Andersson" in page.text
+    assert f"http://127.0.0.1:8001/api/v1/privacy/export?email={ANNA.replace('@', '%40')}" in page.text
+    token = csrf_of(page.text)
+    unconfirmed = client.post("/staff/privacy/erase", data={"csrf_token": token, "email": ANNA})
+    assert unconfirmed.status_code == 422 and "begärt radering" in unconfirmed.text
+    assert export(system, "registration", ANNA)["data"]["signups"], "nothing changed"
+
+    done = client.post("/staff/privacy/erase", data={"csrf_token": token, "email": ANNA, "confirm": "yes"})
+    assert done.status_code == 200 and "signups: 1 raderade" in done.text
+
+    assert export(system, "registration", ANNA)["data"] == {"signups": [], "organisations": []}
+    eventually(lambda: export(system, "notifications", ANNA)["data"]["emails"] == [], "notifications erased")
+    erased = [e for e in rows(system.database_urls["notifications"], Email) if e.kind == "signup_confirmation"
+              and e.recipient.endswith("@raderad.invalid")]
+    assert len(erased) == 1 and erased[0].raw == b"" and "Anna" not in erased[0].subject
+    signups = {s.org_number: s for s in rows(system.database_urls["registration"], Signup)}
+    assert signups["5566778899"].contact_name == "(raderad)" and signups["5566778899"].contact_email == ""
+    assert signups["5566778899"].invoice_email == INVOICES, "the invoice address is not Anna's"
+    assert signups["2120000142"].contact_email == "bo@kommun.example", "others are left alone"
+    assert export(system, "notifications", "bo@kommun.example")["data"]["emails"]
+    for service in ("registration", "notifications", "invoicing"):
+        def erasures(url: str = system.database_urls[service]) -> list[AuditEntry]:
+            return [e for e in rows(url, AuditEntry) if e.action == "person.erase"]
+
+        entry = eventually(erasures, f"the erasure audited in {service}")
+        assert entry[0].actor == "sara" and entry[0].subject == person_subject(ANNA)
+        assert ANNA not in entry[0].detail
+
+
+def test_erasing_an_invoice_address_keeps_the_invoice_and_its_basis_for_seven_years(system: System) -> None:
+    sign_up_and_wait(system)
+    answer = system["registration"].post("/api/v1/privacy/erase", json={"email": INVOICES}, headers=AUTH)
+    assert answer.status_code == 200
+    report = answer.json()["registration"]
+    assert report["signups"]["kept"] == 1 and "Bokföringslagen" in report["signups"]["kept_because"]
+    assert report["organisations"]["kept"] == 1
+    [invoice] = export(system, "invoicing", INVOICES)["data"]["invoices"]
+    assert invoice["buyer_email"] == INVOICES, "the issued invoice is never edited"
+    eventually(lambda: export(system, "notifications", INVOICES)["data"]["emails"] == [],
+               "the invoice email anonymised in the email log")
+    kept = eventually(lambda: [e for e in rows(system.database_urls["invoicing"], AuditEntry)
+                               if e.action == "person.erase"], "invoicing's audit")
+    assert "invoices: 0 raderade, 1 sparade" in kept[0].detail and "Bokföringslagen" in kept[0].detail
