@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from pathlib import Path
-from typing import TYPE_CHECKING
+from pathlib import Path as FilePath
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import quote
 
 import jinja2
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Path, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -40,8 +40,8 @@ from shared.settings import CommonSettings
 if TYPE_CHECKING:
     from shared.runtime import ServiceRuntime
 
-SHARED_TEMPLATES = Path(__file__).parent / "templates"
-SHARED_STATIC = Path(__file__).parent / "static"
+SHARED_TEMPLATES = FilePath(__file__).parent / "templates"
+SHARED_STATIC = FilePath(__file__).parent / "static"
 CSRF_COOKIE = "reglab_csrf"
 CSRF_MAX_AGE = 8 * 3600
 
@@ -49,7 +49,11 @@ CSRF_MAX_AGE = 8 * 3600
 __all__ = ["SESSION_COOKIE", "Forbidden", "LoginRequired", "Role", "RoleGuard", "staff_api", "staff_page"]
 
 
-def make_templates(service_templates: Path) -> Jinja2Templates:
+# A database row id in a path: a number the database can hold (the fuzzer found 2**65 gave a 500).
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+def make_templates(service_templates: FilePath) -> Jinja2Templates:
     """Service templates first, then the shared base layout; autoescape on, undefined is an error."""
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([

@@ -19,7 +19,15 @@ from services.notifications.models import Email
 from services.notifications.settings import NotificationsSettings
 from shared.db import transaction
 from shared.events import utc_now
-from shared.web import csrf_token, csrf_valid, make_templates, set_csrf_cookie, staff_api, staff_page
+from shared.web import (
+    RowId,
+    csrf_token,
+    csrf_valid,
+    make_templates,
+    set_csrf_cookie,
+    staff_api,
+    staff_page,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 PAGE_SIZE = 100
@@ -144,7 +152,7 @@ def make_router(settings: NotificationsSettings, engine: Engine,
         return response
 
     @router.post("/emails/{email_id}/send-again", include_in_schema=False)
-    async def send_again_form(email_id: int, request: Request, user: str = page_user) -> Response:
+    async def send_again_form(email_id: RowId, request: Request, user: str = page_user) -> Response:
         form = await request.form()
         if not csrf_valid(request, str(form.get("csrf_token") or "")):
             raise HTTPException(400, "Formuläret har gått ut. Ladda om sidan och försök igen.")
@@ -154,7 +162,7 @@ def make_router(settings: NotificationsSettings, engine: Engine,
 
     @router.post("/api/v1/emails/{email_id}/send-again", tags=["emails"],
                  responses={409: {"description": "the email is not failed, or has no message to send"}})
-    def send_again_api(email_id: int, _user: str = api_user) -> dict[str, str]:
+    def send_again_api(email_id: RowId, _user: str = api_user) -> dict[str, str]:
         """Queue a failed email again (a fresh series of attempts)."""
         if not send_again(engine, email_id, utc_now()):
             raise HTTPException(409, "Bara misslyckad e-post med ett meddelande kan skickas igen")
