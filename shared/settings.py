@@ -69,7 +69,7 @@ class CommonSettings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, gt=0, validation_alias="MAX_BODY_BYTES")
     max_upload_bytes: int = Field(20_000_000, gt=0, validation_alias="MAX_UPLOAD_BYTES")
     # Path prefixes whose requests may carry up to MAX_UPLOAD_BYTES (finance's BgMax file import).
-    upload_paths: list[str] = Field(["/payments/import", "/api/v1/payments/import"],
+    upload_paths: list[str] = Field(["/payments/import", "/api/v1/payments/bgmax"],
                                     validation_alias="UPLOAD_PATHS")
 
     @model_validator(mode="after")
