@@ -36,7 +36,7 @@ from shared.events import PersonErased, utc_now
 from shared.settings import CommonSettings
 
 BAD_EMAIL = "Ange en e-postadress."
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}")
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,253}")
 ERASED_NAME = "(raderad)"
 
 

@@ -20,6 +20,7 @@ from services.notifications.settings import NotificationsSettings
 from shared.db import transaction
 from shared.events import utc_now
 from shared.web import (
+    MAX_ROW_ID,
     RowId,
     csrf_token,
     csrf_valid,
@@ -47,7 +48,8 @@ def _stockholm() -> tzinfo:
 LOCAL_TZ = _stockholm()
 
 StatusQuery = Annotated[EmailStatus | None, Query(description="queued, sent or failed")]
-BeforeQuery = Annotated[int | None, Query(description="only emails with a smaller id (older; for paging)")]
+BeforeQuery = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID,
+                                          description="only emails with a smaller id (older; for paging)")]
 LimitQuery = Annotated[int, Query(ge=1, le=1000)]
 
 

@@ -60,6 +60,7 @@ BAD_YEAR = "Ogiltigt år: ange ett årtal, t.ex. 2018."
 
 _POSTAL_CODE = re.compile(r"^([0-9]{3}) ?([0-9]{2})$")
 _YEAR = re.compile(r"^[0-9]{4}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class SignupInvalid(ValueError):
@@ -148,6 +149,9 @@ def _text(raw: Any, field: TextField) -> tuple[str, str]:
         return value, field.required_message
     if len(value) > field.max_length:
         return value, f"{field.label} får vara högst {field.max_length} tecken."
+    if _CONTROL.search(value):
+        # Every field is one line; a NUL would also make PostgreSQL refuse the row (a 500).
+        return value, f"{field.label} innehåller otillåtna tecken (radbrytningar eller styrtecken)."
     return value, ""
 
 

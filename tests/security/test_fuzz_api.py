@@ -10,6 +10,7 @@ minutes together.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,16 +24,26 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
 from tests.security.conftest import API_TOKEN, SERVICES, build_apps
-from tests.support.servers import RedisServer, SmtpServer
+from tests.support.servers import RedisServer, SmtpServer, postgres_database
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
 @pytest.fixture
-def started(redis_server: RedisServer, smtp_server: SmtpServer,
+def started(database_url: str, redis_server: RedisServer, smtp_server: SmtpServer,
             tmp_path: Path) -> Iterator[dict[str, TestClient]]:
-    urls = {service: f"sqlite:///{tmp_path}/{service}.db" for service in SERVICES}
+    """The three apps on SQLite or PostgreSQL (which refuses some text SQLite takes, e.g. NUL)."""
+    with contextlib.ExitStack() as stack:
+        if database_url.startswith("sqlite"):
+            urls = {service: f"sqlite:///{tmp_path}/{service}.db" for service in SERVICES}
+        else:
+            urls = {service: stack.enter_context(postgres_database()) for service in SERVICES}
+        yield from _started(urls, redis_server, smtp_server, tmp_path)
+
+
+def _started(urls: dict[str, str], redis_server: RedisServer, smtp_server: SmtpServer,
+             tmp_path: Path) -> Iterator[dict[str, TestClient]]:
     apps = build_apps(urls, redis_server.url, smtp_server.port, tmp_path, signup_rate_limit=0,
                       login_rate_limit=0)
     clients = {service: TestClient(app, raise_server_exceptions=False) for service, app in apps.items()}

@@ -11,9 +11,18 @@ from fastapi.testclient import TestClient
 from devtools.routes import all_decisions
 from services.registration.app import create_app
 from services.registration.settings import RegistrationSettings
-from tests.security.conftest import ADMIN, ADMIN_PASSWORD, System, common, csrf_of, login, with_session
+from tests.security.conftest import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    API_TOKEN,
+    System,
+    common,
+    csrf_of,
+    login,
+    with_session,
+)
 from tests.security.test_route_walk import concrete
-from tests.support.registration import form_data, row_counts, signup_body
+from tests.support.registration import form_data, registration_client, row_counts, signup_body
 from tests.support.servers import RedisServer
 
 # Logout needs no token: the session cookie is SameSite=Lax, so a cross-site POST carries no session.
@@ -160,3 +169,23 @@ def test_no_page_carries_inline_script_or_style_that_the_csp_would_block(sqlite_
         html = client.get(path).text
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), f"inline script on {service} {path}"
         assert not re.search(r"\s(style|on[a-z]+)\s*=", html), f"inline style or handler on {service} {path}"
+
+
+@pytest.mark.parametrize("bad", ["Region\x00Exempel", "Region\r\nBcc: x@y.example", "Region\x1bExempel"])
+def test_control_characters_in_sign_up_text_get_a_swedish_message_on_both_databases(
+        database_url: str, redis_server: RedisServer, bad: str) -> None:
+    with registration_client(database_url, redis_server.url) as client:
+        answer = client.post("/api/v1/signups", json=signup_body("556677-8899", name=bad))
+        assert answer.status_code == 422
+        assert "otillåtna tecken" in answer.json()["errors"]["organisation.name"]
+        token = csrf_of(client.get("/").text)
+        form = client.post("/", data=form_data(token, contact_name=bad))
+        assert form.status_code == 422 and "otillåtna tecken" in form.text
+        assert row_counts(database_url)["reg_signup"] == 0
+
+
+def test_a_privacy_export_for_an_address_with_a_nul_is_a_422_not_a_database_error(system: System) -> None:
+    for service in ("registration", "invoicing", "notifications"):
+        answer = system[service].get("/api/v1/privacy/export", params={"email": "a\x00b@x.example"},
+                                     headers={"Authorization": f"Bearer {API_TOKEN}"})
+        assert answer.status_code == 422, service
