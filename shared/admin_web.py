@@ -21,6 +21,7 @@ from shared.audit import recent_entries
 from shared.auth import client_address, staff_page
 from shared.deadletters_web import swedish_time
 from shared.events import utc_now
+from shared.runtime import ServiceRuntime
 from shared.settings import CommonSettings
 from shared.web import SHARED_TEMPLATES, csrf_token, csrf_valid, make_templates, set_csrf_cookie
 
@@ -28,7 +29,7 @@ EXPIRED = "Formuläret har gått ut. Ladda om sidan och försök igen."
 USERS_SERVICE = "registration"
 
 
-def admin_router(settings: CommonSettings, runtime: Any) -> APIRouter:
+def admin_router(settings: CommonSettings, runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     templates = make_templates(SHARED_TEMPLATES)
     templates.env.filters["swedish_time"] = swedish_time

@@ -91,7 +91,7 @@ async def current_principal(request: Request, settings: CommonSettings, *,
                 user = await accounts.get_user(name)
                 if user is not None:
                     principal = None if user.disabled else Principal(user.name, user.role, "session")
-                elif name == settings.admin_user:
+                elif name == settings.admin_user.strip().lower():  # login stores names lower-case
                     principal = Principal(name, "admin", "session")
     except (RedisError, OSError) as error:
         log.warning("identity store unreachable", error=error.__class__.__name__)

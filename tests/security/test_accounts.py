@@ -219,3 +219,17 @@ def test_a_login_without_the_csrf_token_is_refused(sqlite_system: System) -> Non
     client.get("/login")
     answer = client.post("/login", data={"username": ADMIN, "password": ADMIN_PASSWORD, "next": "/"})
     assert answer.status_code == 400 and SESSION_COOKIE not in client.cookies
+
+
+def test_the_bootstrap_admin_logs_in_whatever_the_case_of_its_configured_name(
+        redis_server: RedisServer, smtp_server: SmtpServer, tmp_path: Path) -> None:
+    with running_system(f"sqlite:///{tmp_path}/x.db", redis_server, smtp_server, tmp_path,
+                        admin_user="Kansli.Chef") as system:
+        client = system["registration"]
+        assert login(client, "kansli.chef", ADMIN_PASSWORD).status_code == 303
+        page = client.get("/admin/users")
+        assert page.status_code == 200
+        refused = client.post("/admin/users", data={
+            "csrf_token": csrf_of(page.text), "action": "create", "name": "KANSLI.CHEF", "role": "staff",
+            "password": PASSWORD})
+        assert refused.status_code == 422 and "administratören från miljön" in refused.text
