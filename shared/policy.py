@@ -24,6 +24,9 @@ BUILTIN_POLICY_DIR = Path(__file__).parent / "policies"
 SWEDISH_VAT_RATES = (Decimal("0.25"), Decimal("0.12"), Decimal("0.06"))
 
 
+MAX_FEE = Decimal(1_000_000_000)
+
+
 class PolicyError(ValueError):
     """A policy file that cannot be used; the message says which file and why."""
 
@@ -62,7 +65,9 @@ class FeePolicy(BaseModel):
     @field_validator("fee")
     @classmethod
     def _fee_is_money(cls, value: Decimal) -> Decimal:
-        if value <= 0 or value != money(value):
+        # Bounded first: a huge number cannot be rounded to öre (decimal's InvalidOperation, found by
+        # Hypothesis), and no fee comes near a billion kronor.
+        if not Decimal(0) < value < MAX_FEE or value != money(value):
             raise ValueError("fee must be a positive amount in whole öre, e.g. \"4000.00\"")
         return money(value)
 
