@@ -95,9 +95,7 @@ def login_router(settings: CommonSettings) -> APIRouter:
                 await audit_request(request, actor=username or "(tomt)", action="login.failure",
                                     subject=f"user:{username}")
                 log.info("login failed", user=username, address=address)
-                # Slowed down: each failure for the account waits longer, up to a ceiling.
-                await asyncio.sleep(min(settings.login_failure_delay_seconds * decision.count,
-                                        MAX_DELAY_SECONDS))
+                await asyncio.sleep(failure_delay(settings.login_failure_delay_seconds, decision.count))
                 return render(request, next_url, WRONG, 401)
             await limiter.reset(user_key)
             session_id = await accounts.start_session(username, settings.session_max_age_seconds, utc_now())
@@ -132,6 +130,11 @@ def login_router(settings: CommonSettings) -> APIRouter:
         return response
 
     return router
+
+
+def failure_delay(step_seconds: float, failures: int) -> float:
+    """Slowed down: each failure for the account waits ``step`` longer than the last, up to a ceiling."""
+    return min(step_seconds * max(failures, 0), MAX_DELAY_SECONDS)
 
 
 def safe_next(next_url: str) -> str:

@@ -158,7 +158,8 @@ def test_failed_logins_are_slowed_then_locked_per_account_across_services(
             started = time.monotonic()
             assert login(registration, "fredrik", "fel-lösenord-igen").status_code == 401
             waits.append(time.monotonic() - started)
-        assert waits[2] >= 0.3 and waits[2] > waits[0], f"each failure waits longer: {waits}"
+        # Lower bounds only: on a busy machine a request's own time varies more than the step.
+        assert waits[0] >= 0.1 and waits[1] >= 0.2 and waits[2] >= 0.3, f"each failure waits longer: {waits}"
 
         # Locked now, also on another service (the count is in Redis), even with the right password.
         locked = login(invoicing, "fredrik", PASSWORD)

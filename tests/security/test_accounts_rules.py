@@ -14,7 +14,7 @@ from shared.accounts import (
     sha256,
     verify_password,
 )
-from shared.login import safe_next
+from shared.login import failure_delay, safe_next
 from shared.ratelimit import retry_text
 
 
@@ -64,3 +64,7 @@ def test_after_login_only_a_path_on_this_site_is_followed(given: str, expected: 
 def test_retry_times_read_as_swedish() -> None:
     assert [retry_text(s) for s in (1, 30, 60, 61, 900)] == [
         "om 1 sekund", "om 30 sekunder", "om 1 minut", "om 2 minuter", "om 15 minuter"]
+
+
+def test_each_failed_login_waits_longer_up_to_a_ceiling() -> None:
+    assert [failure_delay(0.5, n) for n in (0, 1, 2, 3, 50)] == [0, 0.5, 1.0, 1.5, 5.0]
