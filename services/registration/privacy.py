@@ -17,12 +17,21 @@ from typing import Any
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from services.registration.meetings.models import Contact, MeetingParticipant
 from services.registration.models import Organisation, Signup, SignupLine
 from shared.audit import record_act
 from shared.db import transaction
 from shared.events import PersonErased
 from shared.outbox import add_event
-from shared.privacy import ERASED_NAME, Erasure, Outcome, PrivacyRegistry, describe, person_subject
+from shared.privacy import (
+    ERASED_NAME,
+    Erasure,
+    Outcome,
+    PrivacyRegistry,
+    describe,
+    erased_address,
+    person_subject,
+)
 
 BOOKKEEPING = "underlag för faktura, Bokföringslagen 7 kap.: sparas 7 år"
 
@@ -90,10 +99,47 @@ def erase_organisations(session: Session, erasure: Erasure) -> Outcome:
     return outcome
 
 
+def export_contacts(session: Session, email: str) -> list[dict[str, Any]]:
+    rows = session.exec(select(Contact).where(func.lower(Contact.email) == email)
+                        .order_by(col(Contact.id))).all()
+    return [{"contact_id": c.id, "organisation_id": c.organisation_id, "network_id": c.network_id,
+             "name": c.name, "email": c.email, "active": c.active, "subscribed": c.subscribed} for c in rows]
+
+
+def erase_contacts(session: Session, erasure: Erasure) -> Outcome:
+    """Anonymised and switched off: never invited again (a later sync finds no address to bring back)."""
+    rows = session.exec(select(Contact).where(func.lower(Contact.email) == erasure.email)).all()
+    for contact in rows:
+        contact.name, contact.email = ERASED_NAME, erased_address(erasure.erasure_id)
+        contact.active, contact.subscribed = False, False
+        session.add(contact)
+    return Outcome(erased=len(rows))
+
+
+def export_participants(session: Session, email: str) -> list[dict[str, Any]]:
+    rows = session.exec(select(MeetingParticipant).where(func.lower(MeetingParticipant.email) == email)
+                        .order_by(col(MeetingParticipant.id))).all()
+    return [{"participant_id": p.id, "meeting_id": p.meeting_id, "name": p.name, "email": p.email,
+             "organisation": p.organisation_name, "dietary": p.dietary, "status": p.status} for p in rows]
+
+
+def erase_participants(session: Session, erasure: Erasure) -> Outcome:
+    """Name, address and dietary needs removed; the row (a place taken, or not) stays for the counts."""
+    rows = session.exec(select(MeetingParticipant).where(
+        func.lower(MeetingParticipant.email) == erasure.email)).all()
+    for participant in rows:
+        participant.name, participant.email = ERASED_NAME, erased_address(erasure.erasure_id)
+        participant.dietary = ""
+        session.add(participant)
+    return Outcome(erased=len(rows))
+
+
 def registration_privacy() -> PrivacyRegistry:
     registry = PrivacyRegistry("registration")
     registry.register("signups", export=export_signups, erase=erase_signups)
     registry.register("organisations", export=export_organisations, erase=erase_organisations)
+    registry.register("contacts", export=export_contacts, erase=erase_contacts)
+    registry.register("meeting_participants", export=export_participants, erase=erase_participants)
     return registry
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
@@ -14,7 +15,10 @@ from shared.audit import AuditEntry
 from shared.db import make_engine
 from shared.privacy import person_subject
 from tests.security.conftest import API_TOKEN, PASSWORD, System, csrf_of, login
+from tests.support.meetings import AUTH as MEETINGS_AUTH
+from tests.support.meetings import contact_ids, meetings_client, schedule, sign_up_member, signup_link
 from tests.support.registration import signup_body
+from tests.support.servers import RedisServer
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 ANNA = "anna@region.example"
@@ -91,8 +95,11 @@ def test_erasing_a_contact_anonymises_them_everywhere_and_leaves_others_alone(sy
     done = client.post("/staff/privacy/erase", data={"csrf_token": token, "email": ANNA, "confirm": "yes"})
     assert done.status_code == 200 and "signups: 1 raderade" in done.text
 
-    assert export(system, "registration", ANNA)["data"] == {"signups": [], "organisations": []}
-    eventually(lambda: export(system, "notifications", ANNA)["data"]["emails"] == [], "notifications erased")
+    after = export(system, "registration", ANNA)["data"]
+    assert set(after) == {"signups", "organisations", "contacts", "meeting_participants"}
+    assert all(rows == [] for rows in after.values()), after
+    eventually(lambda: all(rows == [] for rows in export(system, "notifications", ANNA)["data"].values()),
+               "notifications erased")
     erased = [e for e in rows(system.database_urls["notifications"], Email) if e.kind == "signup_confirmation"
               and e.recipient.endswith("@raderad.invalid")]
     assert len(erased) == 1 and erased[0].raw == b"" and "Anna" not in erased[0].subject
@@ -124,3 +131,30 @@ def test_erasing_an_invoice_address_keeps_the_invoice_and_its_basis_for_seven_ye
     kept = eventually(lambda: [e for e in rows(system.database_urls["invoicing"], AuditEntry)
                                if e.action == "person.erase"], "invoicing's audit")
     assert "invoices: 0 raderade, 1 sparade" in kept[0].detail and "Bokföringslagen" in kept[0].detail
+
+
+def test_erasure_covers_meeting_contacts_and_participants(
+        database_url: str, redis_server: RedisServer, tmp_path: Path) -> None:
+    with meetings_client(database_url, redis_server.url, tmp_path / "clock") as client:
+        sign_up_member(client, "556677-8899", ["rus"], contact=ANNA)
+        meeting = schedule(client, outside_weeks_reason="inga veckor")
+        [contact] = contact_ids(database_url, ANNA)
+        link = signup_link(meeting["id"], contact)
+        page = client.get(link)
+        answer = client.post(link, data={"csrf_token": csrf_of(page.text), "name": "Anna Andersson",
+                                         "email": ANNA, "organisation": "Region Exempel",
+                                         "dietary": "Glutenfri"})
+        assert answer.status_code == 200, answer.text
+        held = client.get("/api/v1/privacy/export", params={"email": ANNA}, headers=MEETINGS_AUTH).json()
+        assert [c["contact_id"] for c in held["data"]["contacts"]] == [contact]
+        assert held["data"]["meeting_participants"][0]["dietary"] == "Glutenfri"
+
+        erased = client.post("/api/v1/privacy/erase", json={"email": ANNA}, headers=MEETINGS_AUTH)
+        assert erased.status_code == 200
+        report = erased.json()["registration"]
+        assert report["contacts"]["erased"] == 1 and report["meeting_participants"]["erased"] == 1
+        after = client.get("/api/v1/privacy/export", params={"email": ANNA}, headers=MEETINGS_AUTH).json()
+        assert all(rows == [] for rows in after["data"].values())
+        [listed] = client.get(f"/api/v1/meetings/{meeting['id']}/participants",
+                              headers=MEETINGS_AUTH).json()
+        assert listed["email"].endswith("@raderad.invalid") and "Anna" not in str(listed)
