@@ -45,6 +45,19 @@ class InvoicingSettings(CommonSettings):
     seller_reference: str = Field("Kansliet", validation_alias="SELLER_REFERENCE")
     seller_f_tax: bool = Field(True, validation_alias="SELLER_F_TAX")
 
+    # Payments and the books (see README, "Finance").
+    # How often the service looks for invoices that became overdue; each is published once a day.
+    overdue_check_seconds: float = Field(3600.0, gt=0, validation_alias="OVERDUE_CHECK_SECONDS")
+    # Accept BgMax files Bankgirot marks as test files (T); for trying the import, never in production.
+    bgmax_allow_test_files: bool = Field(False, validation_alias="BGMAX_ALLOW_TEST_FILES")
+    # BAS accounts for the SIE 4I vouchers.
+    sie_account_receivable: str = Field("1510", pattern=r"^\d{4}$", validation_alias="SIE_ACCOUNT_RECEIVABLE")
+    sie_account_revenue: str = Field("3010", pattern=r"^\d{4}$", validation_alias="SIE_ACCOUNT_REVENUE")
+    sie_account_vat_25: str = Field("2611", pattern=r"^\d{4}$", validation_alias="SIE_ACCOUNT_VAT_25")
+    sie_account_vat_12: str = Field("2621", pattern=r"^\d{4}$", validation_alias="SIE_ACCOUNT_VAT_12")
+    sie_account_vat_6: str = Field("2631", pattern=r"^\d{4}$", validation_alias="SIE_ACCOUNT_VAT_6")
+    sie_account_bank: str = Field("1930", pattern=r"^\d{4}$", validation_alias="SIE_ACCOUNT_BANK")
+
     @field_validator("removed_vat_rate")
     @classmethod
     def _no_vat_rate_override(cls, value: str | None) -> None:

@@ -1,0 +1,154 @@
+"""Reading a period's invoices, lines and payments for the exports, and building each file."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlmodel import Session, col, select
+
+from services.invoicing.document import InvoiceDocument
+from services.invoicing.exports.sie import Accounts, Voucher, invoice_voucher, payment_voucher, render_sie
+from services.invoicing.models import InvInvoice, InvInvoiceLine, InvInvoicePdf
+from services.invoicing.payments.ledger import credited_by_number, paid_by_invoice
+from services.invoicing.payments.matching import outstanding
+from services.invoicing.payments.models import InvPayment
+from shared.csv_export import write_csv
+
+
+class PeriodError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date | None = None
+    end: date | None = None
+
+    @property
+    def label(self) -> str:
+        start = self.start.isoformat() if self.start else "början"
+        end = self.end.isoformat() if self.end else "idag"
+        return f"{start}–{end}"
+
+    @property
+    def slug(self) -> str:
+        return f"{self.start or 'start'}_{self.end or 'slut'}"
+
+
+def parse_period(start: str, end: str) -> Period:
+    """``from``/``to`` as ÅÅÅÅ-MM-DD, both optional; a Swedish message for anything else."""
+    def one(text: str, what: str) -> date | None:
+        text = text.strip()
+        if not text:
+            return None
+        try:
+            return date.fromisoformat(text)
+        except ValueError as error:
+            raise PeriodError(f"{what} ska skrivas ÅÅÅÅ-MM-DD, t.ex. 2018-01-01.") from error
+
+    period = Period(one(start, "Från-datumet"), one(end, "Till-datumet"))
+    if period.start and period.end and period.start > period.end:
+        raise PeriodError("Från-datumet ligger efter till-datumet.")
+    return period
+
+
+def invoices_in(session: Session, period: Period) -> list[InvInvoice]:
+    query = select(InvInvoice)
+    if period.start:
+        query = query.where(col(InvInvoice.issue_date) >= period.start)
+    if period.end:
+        query = query.where(col(InvInvoice.issue_date) <= period.end)
+    return list(session.exec(query.order_by(col(InvInvoice.issue_date), col(InvInvoice.id))))
+
+
+INVOICE_HEADER = ("Nummer", "Typ", "Status", "Fakturadatum", "Förfallodatum", "Köpare", "Organisationsnummer",
+                  "Netto", "Moms", "Totalt", "Betalt", "Kvar att betala", "OCR", "Krediterar", "Valuta")
+LINE_HEADER = ("Fakturanummer", "Typ", "Rad", "Nätverkskod", "Nätverk", "År", "Beskrivning", "Period från",
+               "Period till", "Momssats", "Belopp exkl. moms")
+
+
+def invoices_csv(session: Session, period: Period) -> bytes:
+    invoices = invoices_in(session, period)
+    credited = credited_by_number(session)
+    paid = paid_by_invoice(session, [i.id for i in invoices if i.id is not None])
+    rows = []
+    for invoice in invoices:
+        assert invoice.id is not None
+        document = InvoiceDocument.model_validate_json(invoice.document)
+        received = paid.get(invoice.id, Decimal(0))
+        owed = (outstanding(invoice.total, credited.get(invoice.number, Decimal(0)), received)
+                if invoice.kind == "invoice" else Decimal("0.00"))
+        rows.append((invoice.number, "Kreditfaktura" if invoice.kind == "credit_note" else "Faktura",
+                     invoice.status, invoice.issue_date.isoformat(), invoice.due_date.isoformat(),
+                     invoice.buyer_name, invoice.buyer_org_number, invoice.net, invoice.vat, invoice.total,
+                     f"{received:.2f}", f"{owed:.2f}", invoice.ocr, document.credited_number or "",
+                     invoice.currency))
+    return write_csv(INVOICE_HEADER, rows)
+
+
+def lines_csv(session: Session, period: Period) -> bytes:
+    """One row per invoice line; a credit note's lines are read from its document (negative amounts)."""
+    rows = []
+    for invoice in invoices_in(session, period):
+        document = InvoiceDocument.model_validate_json(invoice.document)
+        kind = "Kreditfaktura" if invoice.kind == "credit_note" else "Faktura"
+        for position, line in enumerate(document.lines, start=1):
+            rows.append((invoice.number, kind, position, line.network_code, line.network_name, line.year,
+                         line.description, line.period_start.isoformat(), line.period_end.isoformat(),
+                         f"{line.vat_rate:.2f}", line.amount))
+    return write_csv(LINE_HEADER, rows)
+
+
+def vouchers_in(session: Session, period: Period, accounts: Accounts) -> list[Voucher]:
+    vouchers: list[Voucher] = []
+    for invoice in invoices_in(session, period):
+        document = InvoiceDocument.model_validate_json(invoice.document)
+        vouchers.append(invoice_voucher(
+            number=invoice.number, kind=invoice.kind, issue_date=invoice.issue_date, buyer=invoice.buyer_name,
+            credited_number=document.credited_number,
+            vat_groups=[(group.rate, group.net, group.vat) for group in document.vat_groups],
+            total=invoice.total, accounts=accounts))
+    query = select(InvPayment, InvInvoice).join(InvInvoice,
+                                                col(InvInvoice.id) == col(InvPayment.invoice_id))
+    if period.start:
+        query = query.where(col(InvPayment.paid_on) >= period.start)
+    if period.end:
+        query = query.where(col(InvPayment.paid_on) <= period.end)
+    for payment, invoice in session.exec(query.order_by(col(InvPayment.paid_on), col(InvPayment.id))):
+        vouchers.append(payment_voucher(number=invoice.number, paid_on=payment.paid_on, amount=payment.amount,
+                                        payer=payment.payer or invoice.buyer_name, accounts=accounts))
+    vouchers.sort(key=lambda voucher: voucher.day)  # stable: invoices before payments on the same day
+    return vouchers
+
+
+def sie_file(session: Session, period: Period, *, accounts: Accounts, company: str, org_number: str,
+             generated_on: date) -> bytes:
+    return render_sie(company=company, org_number=org_number, generated_on=generated_on, accounts=accounts,
+                      vouchers=vouchers_in(session, period, accounts))
+
+
+def pdf_zip(session: Session, period: Period) -> bytes:
+    """The period's PDFs exactly as sent, one ``faktura-<number>.pdf`` each."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for invoice in invoices_in(session, period):
+            pdf = session.exec(select(InvInvoicePdf.pdf)
+                               .where(InvInvoicePdf.invoice_id == invoice.id)).first()
+            if pdf is None:
+                continue
+            prefix = "kreditfaktura" if invoice.kind == "credit_note" else "faktura"
+            info = zipfile.ZipInfo(f"{prefix}-{invoice.number}.pdf",
+                                   date_time=(invoice.issue_date.year, invoice.issue_date.month,
+                                              invoice.issue_date.day, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, bytes(pdf))
+    return buffer.getvalue()
+
+
+def lines_of(session: Session, invoice: InvInvoice) -> list[InvInvoiceLine]:
+    return list(session.exec(select(InvInvoiceLine).where(InvInvoiceLine.invoice_id == invoice.id)
+                             .order_by(col(InvInvoiceLine.position))))

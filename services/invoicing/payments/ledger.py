@@ -1,0 +1,70 @@
+"""What an invoice has received and what credit notes took back, read from invoicing's own tables."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlmodel import Session, col, select
+
+from services.invoicing.document import InvoiceDocument
+from services.invoicing.models import InvInvoice
+from services.invoicing.payments.matching import outstanding
+from services.invoicing.payments.models import InvPayment
+
+
+@dataclass(frozen=True)
+class Ledger:
+    total: Decimal
+    credited: Decimal  # the credit notes' totals, negative
+    paid: Decimal
+
+    @property
+    def outstanding(self) -> Decimal:
+        return outstanding(self.total, self.credited, self.paid)
+
+
+def credit_notes_for(session: Session, number: str) -> list[InvInvoice]:
+    """The credit notes that credit ``number`` (the document names the credited invoice)."""
+    candidates = session.exec(
+        select(InvInvoice).where(InvInvoice.kind == "credit_note",
+                                 col(InvInvoice.document).contains(number)).order_by(col(InvInvoice.id))
+    ).all()
+    return [note for note in candidates
+            if InvoiceDocument.model_validate_json(note.document).credited_number == number]
+
+
+def credited_by_number(session: Session) -> dict[str, Decimal]:
+    """Every credited invoice's number → the sum of its credit notes' (negative) totals."""
+    credited: dict[str, Decimal] = defaultdict(Decimal)
+    for note in session.exec(select(InvInvoice).where(InvInvoice.kind == "credit_note")):
+        credited_number = InvoiceDocument.model_validate_json(note.document).credited_number
+        if credited_number:
+            credited[credited_number] += note.total
+    return dict(credited)
+
+
+def paid_by_invoice(session: Session, invoice_ids: Iterable[int] | None = None) -> dict[int, Decimal]:
+    """Invoice id → what its payments add up to (summed here: SQLite's SUM would go through floats)."""
+    query = select(InvPayment).where(col(InvPayment.invoice_id).is_not(None))
+    if invoice_ids is not None:
+        query = query.where(col(InvPayment.invoice_id).in_(list(invoice_ids)))
+    paid: dict[int, Decimal] = defaultdict(Decimal)
+    for payment in session.exec(query):
+        assert payment.invoice_id is not None
+        paid[payment.invoice_id] += payment.amount
+    return dict(paid)
+
+
+def payments_for(session: Session, invoice_id: int) -> list[InvPayment]:
+    return list(session.exec(select(InvPayment).where(InvPayment.invoice_id == invoice_id)
+                             .order_by(col(InvPayment.paid_on), col(InvPayment.id))))
+
+
+def ledger_for(session: Session, invoice: InvInvoice) -> Ledger:
+    assert invoice.id is not None
+    paid = sum((p.amount for p in payments_for(session, invoice.id)), Decimal(0))
+    credited = sum((note.total for note in credit_notes_for(session, invoice.number)), Decimal(0))
+    return Ledger(total=invoice.total, credited=credited, paid=paid)

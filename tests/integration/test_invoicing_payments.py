@@ -1,0 +1,249 @@
+"""Payments on real Redis and both databases: BgMax imports, part and over payments, invoice.paid, overdue."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from time import sleep
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from services.invoicing.app import build_context, create_app
+from services.invoicing.domain import ocr_reference
+from services.invoicing.models import InvInvoice
+from services.invoicing.overdue import publish_overdue
+from services.invoicing.payments.handlers import (
+    Actor,
+    PaymentError,
+    import_bgmax,
+    match_payment,
+    register_payment,
+    unmatched_payments,
+)
+from services.invoicing.payments.models import InvOverdueNotice, InvPayment, InvPaymentImport
+from shared.audit import entries_for
+from shared.clock import FrozenClock
+from shared.events import INVOICING_STREAM, InvoiceOverdue, InvoicePaid
+from tests.support.bgmax import Payment, bgmax_file
+from tests.support.invoicing import AUTH, invoicing_settings, publish, signup_event, wait_for
+from tests.support.servers import RedisServer
+from tests.support.streams import read_events
+
+FINANCE = Actor("ekonomi", "127.0.0.1")
+BANKGIRO = "5050-1055"
+# The invoices are issued on this day (the service's clock stands still here).
+ISSUED_AT = datetime(2018, 2, 1, 9, 0, tzinfo=UTC)
+# A valid OCR reference of an invoice that does not exist.
+UNKNOWN_OCR = ocr_reference("2017-00042")
+
+
+@dataclass
+class Service:
+    client: TestClient
+    engine: Engine
+    redis_url: str
+    clock: FrozenClock
+
+    def invoices(self) -> list[dict[str, Any]]:
+        return list(self.client.get("/api/v1/invoices", headers=AUTH).json())
+
+    def invoice(self, number: str) -> InvInvoice:
+        with Session(self.engine) as session:
+            found = session.exec(select(InvInvoice).where(InvInvoice.number == number)).one()
+        return found
+
+    def paid_events(self) -> list[InvoicePaid]:
+        return [e for e in read_events(self.redis_url, INVOICING_STREAM) if isinstance(e, InvoicePaid)]
+
+    def overdue_events(self) -> list[InvoiceOverdue]:
+        return [e for e in read_events(self.redis_url, INVOICING_STREAM) if isinstance(e, InvoiceOverdue)]
+
+
+def start(database_url: str, redis_url: str, **overrides: Any) -> tuple[TestClient, FrozenClock]:
+    settings = invoicing_settings(database_url, redis_url).model_copy(update=overrides)
+    clock = FrozenClock(ISSUED_AT)
+    context = dataclasses.replace(build_context(settings), clock=clock.now)
+    return TestClient(create_app(settings, context)), clock
+
+
+@pytest.fixture
+def service(database_url: str, redis_server: RedisServer) -> Iterator[Service]:
+    """Two invoices of 5 000,00 kr (4 000 + 25 % VAT), issued 2018-02-01, due 2018-03-03."""
+    client, clock = start(database_url, redis_server.url)
+    with client:
+        publish(redis_server.url, signup_event(1, [(1, "rus")]),
+                signup_event(2, [(2, "ung-region")], organisation_id=2, org_number="2321000255",
+                             name="Region Skåne"))
+        found = Service(client, client.app.state.runtime.engine, redis_server.url, clock)  # type: ignore[attr-defined]
+        wait_for(lambda: len(found.invoices()) == 2, what="two invoices")
+        yield found
+
+
+def test_a_bgmax_file_pays_invoices_by_ocr_and_leaves_unknown_references_for_finance(
+        service: Service) -> None:
+    first, second = service.invoices()
+    data = bgmax_file(Payment(first["ocr"], Decimal("5000.00"), "1", name="Region Jämtland"),
+                      Payment(second["ocr"], Decimal("2000.00"), "2"),
+                      Payment(UNKNOWN_OCR, Decimal("300.00"), "3"),
+                      Payment("Faktura 18-2", Decimal("50.00"), "4", reference_code="5"))
+    result = import_bgmax(service.engine, data, filename="bgmax.txt", actor=FINANCE, now=ISSUED_AT,
+                          receiver_bankgiro=BANKGIRO)
+    assert (result.matched, result.unmatched, result.duplicates) == (2, 2, 0)
+    assert result.total == Decimal("7350.00")
+    assert service.invoice(first["number"]).status == "paid"
+    assert service.invoice(second["number"]).status == "partly_paid"
+    with Session(service.engine) as session:
+        reasons = sorted(p.unmatched_reason for p in unmatched_payments(session))
+        assert reasons == [f"Okänt OCR-nummer {UNKNOWN_OCR}",
+                           "Referensen Faktura 18-2 är inte ett giltigt OCR-nummer"]
+        assert entries_for(session, "payments")[0].action == "payment.import"
+
+    paid = wait_for(service.paid_events, what="invoice.paid on the stream")
+    assert [(e.number, e.status, e.paid_amount) for e in paid] == [
+        (first["number"], "paid", Decimal("5000.00"))]
+    assert paid[0].organisation.org_number == "232100-0016"
+    assert paid[0].paid_on == date(2018, 3, 1)
+
+
+def test_importing_the_same_file_twice_changes_nothing(service: Service) -> None:
+    first, _second = service.invoices()
+    data = bgmax_file(Payment(first["ocr"], Decimal("1000.00"), "1"))
+    once = import_bgmax(service.engine, data, filename="a.txt", actor=FINANCE, now=ISSUED_AT,
+                        receiver_bankgiro=BANKGIRO)
+    again = import_bgmax(service.engine, data, filename="a.txt", actor=FINANCE, now=ISSUED_AT,
+                         receiver_bankgiro=BANKGIRO)
+    assert not once.already_imported and again.already_imported
+    assert again.import_id == once.import_id
+    # The same payment in another file (a new timestamp makes another hash) is not counted again.
+    resent = bgmax_file(Payment(first["ocr"], Decimal("1000.00"), "1"), timestamp="20180302080000000000")
+    third = import_bgmax(service.engine, resent, filename="b.txt", actor=FINANCE, now=ISSUED_AT,
+                         receiver_bankgiro=BANKGIRO)
+    assert (third.already_imported, third.matched, third.duplicates) == (False, 0, 1)
+    with Session(service.engine) as session:
+        assert len(session.exec(select(InvPayment)).all()) == 1
+        assert len(session.exec(select(InvPaymentImport)).all()) == 2
+    assert service.invoice(first["number"]).status == "partly_paid"
+
+
+def test_a_malformed_file_imports_nothing_and_says_which_line(service: Service) -> None:
+    first, _second = service.invoices()
+    good = bgmax_file(Payment(first["ocr"], Decimal("5000.00"), "1"))
+    broken = good.replace(b"SEK00000001", b"SEK00000009")  # the deposit claims nine payments
+    with pytest.raises(PaymentError, match=r"Rad 4: Insättningen anger 9 betalningar"):
+        import_bgmax(service.engine, broken, filename="x.txt", actor=FINANCE, now=ISSUED_AT,
+                     receiver_bankgiro=BANKGIRO)
+    with pytest.raises(PaymentError, match="bankgiro 50501055, inte vårt"):
+        import_bgmax(service.engine, good, filename="x.txt", actor=FINANCE, now=ISSUED_AT,
+                     receiver_bankgiro="991-2346")
+    with Session(service.engine) as session:
+        assert session.exec(select(InvPayment)).all() == []
+        assert session.exec(select(InvPaymentImport)).all() == []
+    assert service.invoice(first["number"]).status == "issued"
+
+
+def test_part_payments_add_up_to_paid_and_more_makes_it_overpaid_with_one_invoice_paid_event(
+        service: Service) -> None:
+    first, _second = service.invoices()
+    number = first["number"]
+    register_payment(service.engine, number=number, amount="1 234,50", paid_on="2018-02-10", reference="x",
+                     actor=FINANCE, now=ISSUED_AT)
+    assert service.invoice(number).status == "partly_paid"
+    register_payment(service.engine, number=number, amount="3765.50", paid_on="2018-02-20", reference="",
+                     actor=FINANCE, now=ISSUED_AT)
+    assert service.invoice(number).status == "paid"
+    register_payment(service.engine, number=number, amount="100", paid_on="2018-02-21", reference="",
+                     actor=FINANCE, now=ISSUED_AT)
+    assert service.invoice(number).status == "overpaid"
+    paid = wait_for(service.paid_events, what="invoice.paid")
+    assert [(e.status, e.paid_amount, e.paid_on) for e in paid] == [
+        ("paid", Decimal("5000.00"), date(2018, 2, 20))]
+    with Session(service.engine) as session:
+        assert [e.action for e in entries_for(session, f"invoice:{number}")] == ["payment.register"] * 3
+
+
+def test_an_amount_in_the_wrong_format_is_refused_and_nothing_is_stored(service: Service) -> None:
+    number = service.invoices()[0]["number"]
+    for amount, words in (("12,3,4", "inget belopp"), ("1.234,50", "inget belopp"), ("0", "större än noll"),
+                          ("", "Ange ett belopp")):
+        with pytest.raises(PaymentError, match=words):
+            register_payment(service.engine, number=number, amount=amount, paid_on="2018-02-10",
+                             reference="", actor=FINANCE, now=ISSUED_AT)
+    with pytest.raises(PaymentError, match="ÅÅÅÅ-MM-DD"):
+        register_payment(service.engine, number=number, amount="10", paid_on="10/2 2018", reference="",
+                         actor=FINANCE, now=ISSUED_AT)
+    with pytest.raises(PaymentError, match="finns inte"):
+        register_payment(service.engine, number="1999-00001", amount="10", paid_on="2018-02-10",
+                         reference="", actor=FINANCE, now=ISSUED_AT)
+    with Session(service.engine) as session:
+        assert session.exec(select(InvPayment)).all() == []
+
+
+def test_finance_matches_an_unmatched_payment_by_hand(service: Service) -> None:
+    first, _second = service.invoices()
+    import_bgmax(service.engine, bgmax_file(Payment("12345", Decimal("5000.00"), "7")), filename="c.txt",
+                 actor=FINANCE, now=ISSUED_AT, receiver_bankgiro=BANKGIRO)
+    with Session(service.engine) as session:
+        [waiting] = unmatched_payments(session)
+    assert waiting.id is not None
+    with pytest.raises(PaymentError, match="finns inte"):
+        match_payment(service.engine, payment_id=waiting.id, number="2017-99999", actor=FINANCE,
+                      now=ISSUED_AT)
+    match_payment(service.engine, payment_id=waiting.id, number=first["number"], actor=FINANCE, now=ISSUED_AT)
+    assert service.invoice(first["number"]).status == "paid"
+    with pytest.raises(PaymentError, match="redan matchad"):
+        match_payment(service.engine, payment_id=waiting.id, number=first["number"], actor=FINANCE,
+                      now=ISSUED_AT)
+    with Session(service.engine) as session:
+        assert unmatched_payments(session) == []
+        assert entries_for(session, f"invoice:{first['number']}")[0].action == "payment.match"
+    assert [e.number for e in wait_for(service.paid_events, what="invoice.paid")] == [first["number"]]
+
+
+def test_overdue_is_published_once_per_invoice_and_day_and_not_for_paid_invoices(service: Service) -> None:
+    first, second = service.invoices()
+    due = date.fromisoformat(first["due_date"])
+    register_payment(service.engine, number=second["number"], amount="5000,00", paid_on="2018-02-10",
+                     reference="", actor=FINANCE, now=ISSUED_AT)
+    now = datetime.combine(due, time(12), tzinfo=UTC)
+    assert publish_overdue(service.engine, due, now) == [], "on the due date it is not yet overdue"
+    assert publish_overdue(service.engine, due + timedelta(days=1), now) == [first["number"]]
+    assert publish_overdue(service.engine, due + timedelta(days=1), now) == []
+    assert publish_overdue(service.engine, due + timedelta(days=2), now) == [first["number"]]
+    events = wait_for(lambda: len(service.overdue_events()) == 2 and service.overdue_events(),
+                      what="two invoice.overdue")
+    assert [(e.number, e.as_of, e.outstanding) for e in events] == [
+        (first["number"], due + timedelta(days=1), Decimal("5000.00")),
+        (first["number"], due + timedelta(days=2), Decimal("5000.00"))]
+    with Session(service.engine) as session:
+        assert len(session.exec(select(InvOverdueNotice)).all()) == 2
+
+
+def test_the_background_loop_publishes_overdue_once_a_day_as_the_clock_moves(
+        database_url: str, redis_server: RedisServer) -> None:
+    client, clock = start(database_url, redis_server.url, overdue_check_seconds=0.1)
+    with client:
+        publish(redis_server.url, signup_event(1, [(1, "rus")]))
+        engine = client.app.state.runtime.engine  # type: ignore[attr-defined]
+
+        def overdue() -> list[InvoiceOverdue]:
+            events = read_events(redis_server.url, INVOICING_STREAM)
+            return [e for e in events if isinstance(e, InvoiceOverdue)]
+
+        [invoice] = wait_for(lambda: client.get("/api/v1/invoices", headers=AUTH).json(), what="an invoice")
+        due = date.fromisoformat(invoice["due_date"])
+        clock.set(datetime.combine(due + timedelta(days=1), time(8), tzinfo=UTC))
+        wait_for(lambda: len(overdue()) == 1, what="the first invoice.overdue")
+        with Session(engine) as session:  # several more turns of the loop on the same day
+            wait_for(lambda: len(session.exec(select(InvOverdueNotice)).all()) == 1, what="one notice")
+        sleep(0.5)
+        assert len(overdue()) == 1, "the same day publishes nothing more"
+        clock.advance(timedelta(days=1))
+        wait_for(lambda: len(overdue()) == 2, what="the next day's invoice.overdue")
+        assert [e.as_of for e in overdue()] == [due + timedelta(days=1), due + timedelta(days=2)]
