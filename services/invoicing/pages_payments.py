@@ -50,18 +50,20 @@ def payments_router(settings: InvoicingSettings, engine: Engine,
 
     @router.post("/payments/import")
     async def import_file(request: Request, user: UserDep, session: SessionDep) -> Response:
-        form = await request.form(max_part_size=MAX_UPLOAD_BYTES)
-        if not csrf_valid(request, form_text(form, "csrf_token")):
-            return page(request, user, session, error=EXPIRED, status_code=400)
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            return page(request, user, session, error="Välj en BgMax-fil att läsa in.", status_code=400)
-        data = await upload.read(MAX_UPLOAD_BYTES + 1)
+        # The form as a context manager: the uploaded file's temporary file is closed after.
+        async with request.form(max_part_size=MAX_UPLOAD_BYTES) as form:
+            if not csrf_valid(request, form_text(form, "csrf_token")):
+                return page(request, user, session, error=EXPIRED, status_code=400)
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                return page(request, user, session, error="Välj en BgMax-fil att läsa in.", status_code=400)
+            filename = upload.filename
+            data = await upload.read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
             return page(request, user, session, error="Filen är för stor för en BgMax-fil (högst 10 MB).",
                         status_code=400)
         try:
-            result = import_bgmax(engine, data, filename=upload.filename, actor=actor_of(request, user),
+            result = import_bgmax(engine, data, filename=filename, actor=actor_of(request, user),
                                   now=clock(), receiver_bankgiro=settings.seller_bankgiro,
                                   allow_test=settings.bgmax_allow_test_files)
         except PaymentError as error:

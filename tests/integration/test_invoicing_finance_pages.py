@@ -1,0 +1,229 @@
+"""Finance's pages through the TestClient, logged in through the /login form: every page and action."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from services.invoicing.app import create_app
+from services.invoicing.payments.models import InvNetworkCost, InvPayment
+from tests.support.bgmax import Payment, bgmax_file
+from tests.support.invoicing import AUTH, invoicing_settings, login, publish, signup_event, wait_for
+from tests.support.servers import RedisServer
+
+SKANE = "2321000255"
+
+
+@pytest.fixture
+def client(database_url: str, redis_server: RedisServer) -> Iterator[TestClient]:
+    """Logged in; invoices for Jämtland (RUS-nätverket) and Skåne (Ung region), one exemption."""
+    with TestClient(create_app(invoicing_settings(database_url, redis_server.url))) as client:
+        publish(redis_server.url,
+                signup_event(1, [(1, "rus"), (2, "analytiker")]),
+                signup_event(2, [(3, "ung-region")], organisation_id=2, org_number=SKANE,
+                             name="Region Skåne"))
+        wait_for(lambda: len(client.get("/api/v1/invoices", headers=AUTH).json()) == 2, what="two invoices")
+        login(client)
+        yield client
+
+
+def invoices(client: TestClient) -> list[dict[str, Any]]:
+    return list(client.get("/api/v1/invoices", headers=AUTH).json())
+
+
+def token(page_html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page_html)
+    assert match, "the page has a form with a CSRF token"
+    return match.group(1)
+
+
+def engine_of(client: TestClient) -> Any:
+    return client.app.state.runtime.engine  # type: ignore[attr-defined]
+
+
+def test_every_finance_page_needs_a_login(database_url: str, redis_server: RedisServer) -> None:
+    with TestClient(create_app(invoicing_settings(database_url, redis_server.url))) as anonymous:
+        for path in ("/", "/payments", "/exports", "/summary", "/exports/fakturor.csv",
+                     "/invoices/2018-00001"):
+            response = anonymous.get(path, follow_redirects=False)
+            assert response.status_code == 303, path
+            assert response.headers["location"].startswith("/login?next=")
+        for path in ("/payments/import", "/summary/costs", "/invoices/2018-00001/payments"):
+            assert anonymous.post(path, follow_redirects=False).status_code == 303, path
+
+
+def test_the_invoice_list_filters_by_year_status_network_and_organisation(client: TestClient) -> None:
+    jamtland, skane = invoices(client)
+    year = jamtland["issue_date"][:4]
+    page = client.get("/", params={"year": year}).text
+    assert jamtland["number"] in page and skane["number"] in page
+    assert skane["number"] not in client.get("/", params={"network": "rus"}).text
+    assert jamtland["number"] in client.get("/", params={"network": "rus"}).text
+    by_name = client.get("/", params={"organisation": "skåne"}).text
+    assert skane["number"] in by_name and jamtland["number"] not in by_name
+    assert skane["number"] in client.get("/", params={"organisation": "232100-0255"}).text
+    assert "Inga fakturor matchar urvalet" in client.get("/", params={"status": "paid"}).text
+    assert "Inga fakturor matchar urvalet" in client.get("/", params={"year": "1999"}).text
+
+
+def test_the_invoice_page_shows_lines_timeline_links_and_the_actions(client: TestClient) -> None:
+    invoice = invoices(client)[0]
+    page = client.get(f"/invoices/{invoice['number']}")
+    assert page.status_code == 200
+    html = page.text
+    assert "RUS-nätverket" in html and invoice["ocr"] in html
+    assert f'href="/invoices/{invoice["number"]}.pdf"' in html
+    assert f'href="/api/v1/invoices/{invoice["number"]}.xml"' in html
+    assert f'action="/invoices/{invoice["number"]}/payments"' in html
+    assert f'action="/invoices/{invoice["number"]}/credit"' in html
+    assert f'action="/invoices/{invoice["number"]}/reissue"' in html
+    assert "Händelser" in html and "Utställd" in html
+    assert "<script" not in html.lower()
+
+
+def test_registering_a_payment_on_the_invoice_page_changes_its_status_and_timeline(
+        client: TestClient) -> None:
+    number = invoices(client)[0]["number"]
+    page = client.get(f"/invoices/{number}")
+    response = client.post(f"/invoices/{number}/payments", data={
+        "csrf_token": token(page.text), "amount": "1 000,00", "paid_on": "2018-03-01", "reference": "OCR"},
+        follow_redirects=False)
+    assert response.status_code == 303
+    after = client.get(response.headers["location"]).text
+    assert "Betalningen är registrerad." in after
+    assert "Delbetald" in after
+    assert "1\u00a0000,00\u00a0kr betald 2018-03-01" in after
+    assert "payment.register" in after, "the audit entry is shown on the invoice's page"
+    assert "4\u00a0000,00\u00a0kr" in after  # still to pay
+
+
+def test_a_payment_with_a_bad_amount_or_without_the_csrf_token_is_refused_and_nothing_is_stored(
+        client: TestClient) -> None:
+    number = invoices(client)[0]["number"]
+    csrf = token(client.get(f"/invoices/{number}").text)
+    bad = client.post(f"/invoices/{number}/payments",
+                      data={"csrf_token": csrf, "amount": "tusen", "paid_on": "2018-03-01", "reference": ""})
+    assert bad.status_code == 400
+    assert "är inget belopp" in bad.text
+    assert 'value="tusen"' in bad.text, "what finance typed is kept in the form"
+    forged = client.post(f"/invoices/{number}/payments",
+                         data={"csrf_token": "forged", "amount": "100", "paid_on": "2018-03-01"})
+    assert forged.status_code == 400
+    assert "Formuläret har gått ut" in forged.text
+    with Session(engine_of(client)) as session:
+        assert session.exec(select(InvPayment)).all() == []
+
+
+def test_importing_a_bgmax_file_on_the_payments_page_and_matching_the_rest_by_hand(
+        client: TestClient) -> None:
+    jamtland, skane = invoices(client)
+    data = bgmax_file(Payment(jamtland["ocr"], Decimal("5000.00"), "1"),
+                      Payment("Region Skåne avgift", Decimal("5000.00"), "2", name="Region Skåne"))
+    csrf = token(client.get("/payments").text)
+    upload = client.post("/payments/import", data={"csrf_token": csrf},
+                         files={"file": ("bgmax.txt", data, "text/plain")})
+    assert upload.status_code == 200, upload.text
+    assert "1 betalningar matchade på OCR, 1 att matcha för hand" in upload.text
+    assert "Region Skåne avgift" in upload.text and "inte ett giltigt OCR-nummer" in upload.text
+    again = client.post("/payments/import", data={"csrf_token": csrf},
+                        files={"file": ("bgmax.txt", data, "text/plain")})
+    assert "Filen är redan inläst; inget ändrades." in again.text
+
+    broken = data.replace(b"\r\n70", b"\r\n7X")
+    refused = client.post("/payments/import", data={"csrf_token": csrf},
+                          files={"file": ("trasig.txt", broken, "text/plain")})
+    assert refused.status_code == 400
+    assert "Filen lästes inte in: Rad 7" in refused.text
+
+    with Session(engine_of(client)) as session:
+        waiting = session.exec(select(InvPayment).where(InvPayment.invoice_id == None)).one()  # noqa: E711
+    wrong = client.post(f"/payments/{waiting.id}/match",
+                        data={"csrf_token": csrf, "invoice_number": "1999-1"})
+    assert wrong.status_code == 400 and "Fakturan 1999-1 finns inte." in wrong.text
+    matched = client.post(f"/payments/{waiting.id}/match",
+                          data={"csrf_token": csrf, "invoice_number": skane["number"]},
+                          follow_redirects=False)
+    assert matched.status_code == 303
+    detail = client.get(matched.headers["location"]).text
+    assert "Betalningen är matchad mot fakturan." in detail and "Betald" in detail
+    assert "payment.match" in detail
+    payments_page = client.get("/payments").text
+    assert "Inga betalningar väntar på matchning." in payments_page
+    assert "payment.import" in payments_page and "payment.match" in payments_page
+
+
+def test_the_exports_download_csv_sie_and_a_zip_of_the_pdfs_for_a_period(client: TestClient) -> None:
+    jamtland, skane = invoices(client)
+    year = jamtland["issue_date"][:4]
+    period = {"from": f"{year}-01-01", "to": f"{year}-12-31"}
+    assert 'formaction="/exports/verifikationer.se"' in client.get("/exports").text
+
+    csv = client.get("/exports/fakturor.csv", params=period)
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    text = csv.content.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("Nummer;Typ;Status")
+    assert f"{jamtland['number']};Faktura;issued" in text and "Region Skåne" in text
+
+    lines = client.get("/exports/fakturarader.csv", params=period).content.decode("utf-8-sig")
+    assert f"{jamtland['number']};Faktura;1;rus;RUS-nätverket;2018" in lines
+
+    sie = client.get("/exports/verifikationer.se", params=period)
+    assert sie.status_code == 200
+    sie_text = sie.content.decode("cp437")
+    assert "#SIETYP 4" in sie_text and "#FORMAT PC8" in sie_text
+    assert f'#VER "" "" {jamtland["issue_date"].replace("-", "")} "Faktura {jamtland["number"]}' in sie_text
+    assert "#TRANS 1510 {} 5000.00" in sie_text and "#TRANS 2611 {} -1000.00" in sie_text
+
+    archive = zipfile.ZipFile(io.BytesIO(client.get("/exports/fakturor.zip", params=period).content))
+    assert sorted(archive.namelist()) == sorted(f"faktura-{i['number']}.pdf" for i in (jamtland, skane))
+    assert archive.read(f"faktura-{skane['number']}.pdf").startswith(b"%PDF")
+    empty = zipfile.ZipFile(io.BytesIO(client.get("/exports/fakturor.zip",
+                                                  params={"from": "1999-01-01", "to": "1999-12-31"}).content))
+    assert empty.namelist() == []
+
+    bad = client.get("/exports/fakturor.csv", params={"from": "2018-13-01"})
+    assert bad.status_code == 400 and "ÅÅÅÅ-MM-DD" in bad.text
+    backwards = client.get("/exports/fakturor.csv", params={"from": "2018-12-01", "to": "2018-01-01"})
+    assert backwards.status_code == 400 and "efter till-datumet" in backwards.text
+
+
+def test_the_summary_shows_fees_per_network_and_staff_enter_costs_shown_in_a_chart(
+        client: TestClient) -> None:
+    # The memberships are for 2018 whatever day the invoices were issued.
+    page = client.get("/summary", params={"year": "2018"})
+    assert page.status_code == 200
+    html = page.text
+    assert "RUS-nätverket" in html and "Analytikernätverket" in html and "Ung region" in html
+    csrf = token(html)
+    saved = client.post("/summary/costs", data={"csrf_token": csrf, "year": "2018", "network": "rus",
+                                                "amount": "45 000", "note": "Lokaler\nvår"},
+                        follow_redirects=False)
+    assert saved.status_code == 303
+    after = client.get(saved.headers["location"]).text
+    assert "Kostnaden är sparad." in after
+    assert "45\u00a0000,00\u00a0kr" in after
+    assert "<svg" in after and "bar-costs" in after and "bar-fees" in after
+    assert "network_cost.set" in after and "Lokaler vår" in after
+    assert "<script" not in after.lower()
+    total = client.post("/summary/costs", data={"csrf_token": csrf, "year": "2017", "network": "alla",
+                                                "amount": "350000"}, follow_redirects=False)
+    assert total.status_code == 303
+    assert "350\u00a0000,00\u00a0kr" in client.get("/summary", params={"year": "2017"}).text
+
+    bad = client.post("/summary/costs", data={"csrf_token": csrf, "year": "2018", "network": "rus",
+                                              "amount": "45 000 kr"})
+    assert bad.status_code == 400 and "är inget belopp" in bad.text
+    unknown = client.post("/summary/costs", data={"csrf_token": csrf, "year": "2018", "network": "okänt",
+                                                  "amount": "1"})
+    assert unknown.status_code == 400 and "Välj ett nätverk" in unknown.text
+    with Session(engine_of(client)) as session:
+        costs = {(c.year, c.network_code): c.amount for c in session.exec(select(InvNetworkCost))}
+    assert costs == {(2018, "rus"): Decimal("45000.00"), (2017, "alla"): Decimal("350000.00")}
