@@ -71,35 +71,39 @@ LINE_HEADER = ("Fakturanummer", "Typ", "Rad", "Nätverkskod", "Nätverk", "År",
                "Period till", "Momssats", "Belopp exkl. moms")
 
 
+def invoice_row(invoice: InvInvoice, document: InvoiceDocument, paid: Decimal,
+                credited: Decimal) -> tuple[object, ...]:
+    """One invoice as a CSV row (pure): amounts as text with a point, what is paid and still owed."""
+    owed = outstanding(invoice.total, credited, paid) if invoice.kind == "invoice" else Decimal("0.00")
+    return (invoice.number, "Kreditfaktura" if invoice.kind == "credit_note" else "Faktura",
+            invoice.status, invoice.issue_date.isoformat(), invoice.due_date.isoformat(),
+            invoice.buyer_name, invoice.buyer_org_number, f"{invoice.net:.2f}", f"{invoice.vat:.2f}",
+            f"{invoice.total:.2f}", f"{paid:.2f}", f"{owed:.2f}", invoice.ocr, document.credited_number or "",
+            invoice.currency)
+
+
+def line_rows(invoice: InvInvoice, document: InvoiceDocument) -> list[tuple[object, ...]]:
+    """An invoice's lines as CSV rows (pure); a credit note's come from its document, negative."""
+    kind = "Kreditfaktura" if invoice.kind == "credit_note" else "Faktura"
+    return [(invoice.number, kind, position, line.network_code, line.network_name, line.year,
+             line.description, line.period_start.isoformat(), line.period_end.isoformat(),
+             f"{line.vat_rate:.2f}", f"{line.amount:.2f}")
+            for position, line in enumerate(document.lines, start=1)]
+
+
 def invoices_csv(session: Session, period: Period) -> bytes:
     invoices = invoices_in(session, period)
     credited = credited_by_number(session)
     paid = paid_by_invoice(session, [i.id for i in invoices if i.id is not None])
-    rows = []
-    for invoice in invoices:
-        assert invoice.id is not None
-        document = InvoiceDocument.model_validate_json(invoice.document)
-        received = paid.get(invoice.id, Decimal(0))
-        owed = (outstanding(invoice.total, credited.get(invoice.number, Decimal(0)), received)
-                if invoice.kind == "invoice" else Decimal("0.00"))
-        rows.append((invoice.number, "Kreditfaktura" if invoice.kind == "credit_note" else "Faktura",
-                     invoice.status, invoice.issue_date.isoformat(), invoice.due_date.isoformat(),
-                     invoice.buyer_name, invoice.buyer_org_number, invoice.net, invoice.vat, invoice.total,
-                     f"{received:.2f}", f"{owed:.2f}", invoice.ocr, document.credited_number or "",
-                     invoice.currency))
+    rows = [invoice_row(invoice, InvoiceDocument.model_validate_json(invoice.document),
+                        paid.get(invoice.id or 0, Decimal(0)), credited.get(invoice.number, Decimal(0)))
+            for invoice in invoices]
     return write_csv(INVOICE_HEADER, rows)
 
 
 def lines_csv(session: Session, period: Period) -> bytes:
-    """One row per invoice line; a credit note's lines are read from its document (negative amounts)."""
-    rows = []
-    for invoice in invoices_in(session, period):
-        document = InvoiceDocument.model_validate_json(invoice.document)
-        kind = "Kreditfaktura" if invoice.kind == "credit_note" else "Faktura"
-        for position, line in enumerate(document.lines, start=1):
-            rows.append((invoice.number, kind, position, line.network_code, line.network_name, line.year,
-                         line.description, line.period_start.isoformat(), line.period_end.isoformat(),
-                         f"{line.vat_rate:.2f}", line.amount))
+    rows = [row for invoice in invoices_in(session, period)
+            for row in line_rows(invoice, InvoiceDocument.model_validate_json(invoice.document))]
     return write_csv(LINE_HEADER, rows)
 
 
