@@ -54,7 +54,7 @@ def filter_invoices(session: Session, chosen: InvoiceFilter, limit: int = 200) -
         query = query.where(col(InvInvoice.id).in_(on_network))
     if chosen.organisation:
         text = chosen.organisation.strip()
-        conditions = [func.lower(col(InvInvoice.buyer_name)).contains(text.lower())]
+        conditions = [func.lower(col(InvInvoice.buyer_name)).contains(text.lower(), autoescape=True)]
         if digits(text):
             conditions.append(col(InvInvoice.buyer_org_digits) == digits(text))
         query = query.where(or_(*conditions))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -247,3 +250,24 @@ def test_the_background_loop_publishes_overdue_once_a_day_as_the_clock_moves(
         clock.advance(timedelta(days=1))
         wait_for(lambda: len(overdue()) == 2, what="the next day's invoice.overdue")
         assert [e.as_of for e in overdue()] == [due + timedelta(days=1), due + timedelta(days=2)]
+
+
+def run_overdue_command(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "INVOICING_DATABASE_URL": database_url, "REGLAB_ENV": "test"}
+    return subprocess.run([sys.executable, "-m", "services.invoicing", "overdue", *args], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_overdue_command_publishes_a_days_notices_once(service: Service, database_url: str) -> None:
+    first, second = service.invoices()
+    day_after = (date.fromisoformat(first["due_date"]) + timedelta(days=1)).isoformat()
+    ran = run_overdue_command(database_url, "--as-of", day_after)
+    assert ran.returncode == 0, ran.stderr
+    assert f"förfallen: {first['number']}" in ran.stdout and f"förfallen: {second['number']}" in ran.stdout
+    again = run_overdue_command(database_url, "--as-of", day_after)
+    assert again.returncode == 0 and "0 fakturor förfallna" in again.stdout
+    events = wait_for(lambda: len(service.overdue_events()) == 2 and service.overdue_events(),
+                      what="the command's events relayed by the service")
+    assert {e.number for e in events} == {first["number"], second["number"]}
+    bad = run_overdue_command(database_url, "--as-of", "1 april")
+    assert bad.returncode == 2 and "ÅÅÅÅ-MM-DD" in bad.stderr

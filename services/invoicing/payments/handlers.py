@@ -162,15 +162,19 @@ def import_bgmax(engine: Engine, data: bytes, *, filename: str, actor: Actor, no
         if deposit.receiver_bankgiro != expected:
             raise PaymentError(f"Filen lästes inte in: rad {deposit.line}: insättningen gäller bankgiro "
                                f"{deposit.receiver_bankgiro}, inte vårt ({receiver_bankgiro}).")
-    try:
-        return _store_import(engine, parsed_file=parsed, file_hash=file_hash, filename=filename,
-                             actor=actor, now=now)
-    except IntegrityError:
-        # Another import of the same file committed first: that one counts.
-        existing = _existing_import(engine, file_hash)
-        if existing is None:
-            raise
-        return existing
+    for attempt in (1, 2):
+        try:
+            return _store_import(engine, parsed_file=parsed, file_hash=file_hash, filename=filename,
+                                 actor=actor, now=now)
+        except IntegrityError:
+            # Another import committed first. The same file: that one counts. Another file holding
+            # some of the same payments: try once more, and those payments are skipped as duplicates.
+            existing = _existing_import(engine, file_hash)
+            if existing is not None:
+                return existing
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _store_import(engine: Engine, *, parsed_file: BgMaxFile, file_hash: str, filename: str, actor: Actor,
