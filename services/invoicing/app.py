@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI
 
 from services.invoicing.api import api_router
+from services.invoicing.api_payments import payments_api_router
 from services.invoicing.credit_routes import credit_router
 from services.invoicing.credits import make_cancellation_handler
 from services.invoicing.handlers import InvoicingContext, make_signup_handler, seller_from
@@ -63,6 +64,7 @@ def create_app(settings: InvoicingSettings | None = None, context: InvoicingCont
     install_common(app, settings, runtime)
     app.include_router(credit_router(settings, runtime, context))
     app.include_router(api_router(settings, runtime.engine))
+    app.include_router(payments_api_router(settings, runtime.engine, context.clock))
     app.include_router(pages_router(settings, runtime.engine, context.clock))
     app.include_router(payments_router(settings, runtime.engine, context.clock))
     app.include_router(books_router(settings, runtime.engine, context.clock))

@@ -271,3 +271,37 @@ def test_the_overdue_command_publishes_a_days_notices_once(service: Service, dat
     assert {e.number for e in events} == {first["number"], second["number"]}
     bad = run_overdue_command(database_url, "--as-of", "1 april")
     assert bad.returncode == 2 and "ÅÅÅÅ-MM-DD" in bad.stderr
+
+
+def test_scripts_register_import_list_and_match_payments_through_the_api(service: Service) -> None:
+    first, second = service.invoices()
+    client = service.client
+    assert client.get("/api/v1/payments").status_code == 401
+    bad = client.post(f"/api/v1/invoices/{first['number']}/payments", headers=AUTH,
+                      json={"amount": "5 000 kr", "paid_on": "2018-03-01"})
+    assert bad.status_code == 422 and "är inget belopp" in bad.json()["detail"]
+    made = client.post(f"/api/v1/invoices/{first['number']}/payments", headers=AUTH,
+                       json={"amount": "5 000,00", "paid_on": "2018-03-01", "reference": first["ocr"]})
+    assert made.status_code == 201, made.text
+    assert made.json()["invoice_number"] == first["number"]
+
+    data = bgmax_file(Payment("okänd referens", Decimal("5000.00"), "9"))
+    imported = client.post("/api/v1/payments/bgmax", params={"filename": "morgon.txt"}, content=data,
+                           headers=AUTH)
+    assert imported.status_code == 200
+    assert (imported.json()["matched"], imported.json()["unmatched"]) == (0, 1)
+    assert client.post("/api/v1/payments/bgmax", content=data, headers=AUTH).json()["already_imported"]
+    malformed = client.post("/api/v1/payments/bgmax", content=data[:-20], headers=AUTH)
+    assert malformed.status_code == 422 and "Rad" in malformed.json()["detail"]
+
+    [waiting] = client.get("/api/v1/payments", params={"unmatched": "true"}, headers=AUTH).json()
+    assert waiting["unmatched_reason"].endswith("inte ett giltigt OCR-nummer")
+    matched = client.post(f"/api/v1/payments/{waiting['id']}/match", headers=AUTH,
+                          json={"invoice_number": second["number"]})
+    assert matched.json()["invoice_number"] == second["number"]
+    assert client.get("/api/v1/payments", params={"unmatched": "true"}, headers=AUTH).json() == []
+    statuses = {i["number"]: i["status"] for i in service.invoices()}
+    assert statuses == {first["number"]: "paid", second["number"]: "paid"}
+    events = wait_for(lambda: len(service.paid_events()) == 2 and service.paid_events(),
+                      what="two invoice.paid")
+    assert {e.number for e in events} == {first["number"], second["number"]}
