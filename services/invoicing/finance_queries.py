@@ -31,6 +31,9 @@ STATUS_LABELS = {
     "overpaid": "Överbetald",
     "credited": "Krediterad",
 }
+# Not a stored status: past due and not settled, for the list's filter.
+OVERDUE = "overdue"
+FILTER_LABELS = {**STATUS_LABELS, OVERDUE: "Förfallen"}
 SOURCE_LABELS = {"bgmax": "Bankgiro (BgMax)", "manual": "registrerad för hand"}
 
 
@@ -42,19 +45,27 @@ class InvoiceFilter:
     organisation: str = ""
 
 
-def filter_invoices(session: Session, chosen: InvoiceFilter, limit: int = 200) -> list[InvInvoice]:
+def filter_invoices(session: Session, chosen: InvoiceFilter, limit: int = 200,
+                    today: date | None = None) -> list[InvInvoice]:
+    """Newest first. ``status="overdue"`` means past due and not settled on ``today``."""
     query = select(InvInvoice)
     if chosen.year:
         query = query.where(col(InvInvoice.issue_date) >= date(chosen.year, 1, 1),
                             col(InvInvoice.issue_date) <= date(chosen.year, 12, 31))
-    if chosen.status:
+    if chosen.status == OVERDUE and today is not None:
+        query = query.where(InvInvoice.kind == "invoice", col(InvInvoice.due_date) < today,
+                            col(InvInvoice.status).in_(["issued", "partly_paid"]))
+    elif chosen.status:
         query = query.where(InvInvoice.status == chosen.status)
     if chosen.network:
         on_network = select(InvInvoiceLine.invoice_id).where(InvInvoiceLine.network_code == chosen.network)
         query = query.where(col(InvInvoice.id).in_(on_network))
     if chosen.organisation:
         text = chosen.organisation.strip()
-        conditions = [func.lower(col(InvInvoice.buyer_name)).contains(text.lower(), autoescape=True)]
+        # SQLite's lower() knows only ASCII, so Å, Ä and Ö are matched as typed and in the usual cases.
+        variants = {text, text.lower(), text.upper(), text.capitalize(), text.title()}
+        conditions = [col(InvInvoice.buyer_name).contains(variant, autoescape=True) for variant in variants]
+        conditions.append(func.lower(col(InvInvoice.buyer_name)).contains(text.lower(), autoescape=True))
         if digits(text):
             conditions.append(col(InvInvoice.buyer_org_digits) == digits(text))
         query = query.where(or_(*conditions))

@@ -22,7 +22,7 @@ from services.invoicing import queries
 from services.invoicing.api import pdf_response, session_dependency
 from services.invoicing.domain import Outcome
 from services.invoicing.finance_queries import (
-    STATUS_LABELS,
+    FILTER_LABELS,
     InvoiceFilter,
     filter_invoices,
     invoice_years,
@@ -31,7 +31,8 @@ from services.invoicing.finance_queries import (
 )
 from services.invoicing.pagekit import actor_of, finance_templates, form_text, render
 from services.invoicing.payments.handlers import PaymentError, register_payment
-from services.invoicing.payments.ledger import ledger_for
+from services.invoicing.payments.ledger import credited_by_number, ledger_for, paid_by_invoice
+from services.invoicing.payments.matching import outstanding
 from services.invoicing.settings import InvoicingSettings
 from shared.events import utc_now
 from shared.web import csrf_valid, staff_page
@@ -68,15 +69,22 @@ def pages_router(settings: InvoicingSettings, engine: Engine,
                  org_number: Annotated[str, Query(max_length=20)] = "") -> Response:
         chosen = InvoiceFilter(
             year=int(year) if year.isdigit() else None,
-            status=status if status in STATUS_LABELS else "",
+            status=status if status in FILTER_LABELS else "",
             network=network.strip(),
             organisation=(organisation or org_number).strip(),
         )
-        listed = filter_invoices(session, chosen, limit=PAGE_SIZE)
+        listed = filter_invoices(session, chosen, limit=PAGE_SIZE, today=today())
+        credited = credited_by_number(session)
+        paid = paid_by_invoice(session, [i.id for i in listed if i.id is not None])
+        owed = {i.number: outstanding(i.total, credited.get(i.number, Decimal(0)),
+                                      paid.get(i.id or 0, Decimal(0)))
+                for i in listed if i.kind == "invoice"}
         counts = queries.decision_counts(session)
         return render(request, settings, "invoices.html", {
             "user": user,
             "invoices": listed,
+            "owed": owed,
+            "filter_labels": FILTER_LABELS,
             "chosen": chosen,
             "filtered": bool(chosen.year or chosen.status or chosen.network or chosen.organisation),
             "years": invoice_years(session),

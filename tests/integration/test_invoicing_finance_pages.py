@@ -72,6 +72,9 @@ def test_the_invoice_list_filters_by_year_status_network_and_organisation(client
     assert skane["number"] in client.get("/", params={"organisation": "232100-0255"}).text
     assert "Inga fakturor matchar urvalet" in client.get("/", params={"status": "paid"}).text
     assert "Inga fakturor matchar urvalet" in client.get("/", params={"year": "1999"}).text
+    assert "Inga fakturor matchar urvalet" in client.get("/", params={"status": "overdue"}).text
+    assert jamtland["number"] in client.get("/", params={"status": "issued"}).text
+    assert "5\u00a0000,00\u00a0kr" in page, "what is still owed is listed"
 
 
 def test_the_invoice_page_shows_lines_timeline_links_and_the_actions(client: TestClient) -> None:

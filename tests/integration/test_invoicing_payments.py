@@ -35,7 +35,7 @@ from shared.audit import entries_for
 from shared.clock import FrozenClock
 from shared.events import INVOICING_STREAM, InvoiceOverdue, InvoicePaid
 from tests.support.bgmax import Payment, bgmax_file
-from tests.support.invoicing import AUTH, invoicing_settings, publish, signup_event, wait_for
+from tests.support.invoicing import AUTH, invoicing_settings, login, publish, signup_event, wait_for
 from tests.support.servers import RedisServer
 from tests.support.streams import read_events
 
@@ -226,6 +226,12 @@ def test_overdue_is_published_once_per_invoice_and_day_and_not_for_paid_invoices
         (first["number"], due + timedelta(days=2), Decimal("5000.00"))]
     with Session(service.engine) as session:
         assert len(session.exec(select(InvOverdueNotice)).all()) == 2
+    service.clock.set(now + timedelta(days=1))
+    login(service.client)
+    listed = service.client.get("/", params={"status": "overdue"}).text
+    assert first["number"] in listed and second["number"] not in listed
+    timeline = service.client.get(f"/invoices/{first['number']}").text
+    assert "Förfallen" in timeline and "(invoice.overdue skickat)" in timeline
 
 
 def test_the_background_loop_publishes_overdue_once_a_day_as_the_clock_moves(
