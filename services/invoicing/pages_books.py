@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from services.invoicing.api import session_dependency
+from services.invoicing.costs import CostError, parse_year, set_network_cost
 from services.invoicing.exports.books import (
     Period,
     PeriodError,
@@ -27,12 +28,9 @@ from services.invoicing.exports.books import (
 from services.invoicing.exports.sie import Accounts
 from services.invoicing.finance_queries import costs_for, known_networks, summary_years, year_summary
 from services.invoicing.pagekit import actor_of, form_text, render
-from services.invoicing.payments.matching import AmountError, parse_amount
-from services.invoicing.payments.models import InvNetworkCost
 from services.invoicing.settings import InvoicingSettings
 from services.invoicing.summary import YearSummary, bar_chart
-from shared.audit import entries_for, record_act
-from shared.db import transaction
+from shared.audit import entries_for
 from shared.events import utc_now
 from shared.money import format_sek
 from shared.web import csrf_valid, staff_page
@@ -131,37 +129,19 @@ def books_router(settings: InvoicingSettings, engine: Engine,
     async def set_cost(request: Request, user: CostsDep, session: SessionDep) -> Response:
         form = await request.form()
         values = {name: form_text(form, name, 500) for name in ("year", "network", "amount", "note")}
-        year = int(values["year"]) if values["year"].isdigit() and 2000 <= int(values["year"]) <= 2100 \
-            else today().year
+        try:
+            year = parse_year(values["year"])
+        except CostError as error:
+            return summary_page(request, user, session, today().year, error=str(error), form=values,
+                                status_code=400)
         if not csrf_valid(request, form_text(form, "csrf_token")):
             return summary_page(request, user, session, year, error=EXPIRED, form=values, status_code=400)
-        names = dict([ALL_NETWORKS, *known_networks(session)])
-        if values["network"] not in names:
-            return summary_page(request, user, session, year, error="Välj ett nätverk i listan.", form=values,
-                                status_code=400)
         try:
-            amount = parse_amount(values["amount"])
-        except AmountError as error:
+            set_network_cost(engine, year=year, network_code=values["network"],
+                             networks=dict([ALL_NETWORKS, *known_networks(session)]), amount=values["amount"],
+                             note=values["note"], actor=actor_of(request, user), now=clock())
+        except CostError as error:
             return summary_page(request, user, session, year, error=str(error), form=values, status_code=400)
-        now = clock()
-        note = " ".join(values["note"].split())[:500]
-        with transaction(engine) as tx:
-            row = tx.exec(select(InvNetworkCost).where(InvNetworkCost.year == year,
-                                                       InvNetworkCost.network_code == values["network"])
-                          .with_for_update()).first()
-            before = format_sek(row.amount) if row else "–"
-            if row is None:
-                row = InvNetworkCost(year=year, network_code=values["network"],
-                                     network_name=names[values["network"]], amount=amount, note=note,
-                                     updated_by=user, updated_at=now)
-            else:
-                row.amount, row.note, row.updated_by, row.updated_at = amount, note, user, now
-            tx.add(row)
-            actor = actor_of(request, user)
-            record_act(tx, actor=actor.name, action="network_cost.set", subject=f"network-costs:{year}",
-                       detail=f"{names[values['network']]} {year}: {before} → {format_sek(amount)}"
-                              + (f" ({note})" if note else ""),
-                       remote_addr=actor.remote_addr, at=now)
         return RedirectResponse(f"/summary?year={year}&klart=kostnad", status_code=303)
 
     def year_chart(session: Session, years: list[int]) -> object:

@@ -115,6 +115,19 @@ def test_a_bgmax_file_pays_invoices_by_ocr_and_leaves_unknown_references_for_fin
     assert paid[0].paid_on == date(2018, 3, 1)
 
 
+def test_a_payment_for_several_invoices_is_left_for_finance_to_match(service: Service) -> None:
+    first, second = service.invoices()
+    data = bgmax_file(Payment(first["ocr"], Decimal("10000.00"), "1", extra_references=[second["ocr"]]))
+    result = import_bgmax(service.engine, data, filename="flera.txt", actor=FINANCE, now=ISSUED_AT,
+                          receiver_bankgiro=BANKGIRO)
+    assert (result.matched, result.unmatched) == (0, 1)
+    with Session(service.engine) as session:
+        [waiting] = unmatched_payments(session)
+    assert waiting.unmatched_reason.startswith("Betalningen har flera referenser")
+    assert second["ocr"] in waiting.unmatched_reason
+    assert service.invoice(first["number"]).status == "issued"
+
+
 def test_importing_the_same_file_twice_changes_nothing(service: Service) -> None:
     first, _second = service.invoices()
     data = bgmax_file(Payment(first["ocr"], Decimal("1000.00"), "1"))

@@ -28,12 +28,16 @@ class Payment:
     name: str = ""
     org_number: str = ""
     information: str = ""
+    extra_references: list[str] = field(default_factory=list)
 
     def records(self) -> list[str]:
         code = "21" if self.deduction else "20"
         tail = "0" + ("1" if self.deduction else "")
         records = [_pad(f"{code}{self.sender_bankgiro:0>10}{self.reference:<25}{_ore(self.amount)}"
                         f"{self.reference_code}{self.channel}{self.serial:0>12}{tail}")]
+        for reference in self.extra_references:
+            records.append(_pad(f"22{self.sender_bankgiro:0>10}{reference:<25}{0:018d}3{self.channel}"
+                                f"{self.serial:0>12}0"))
         if self.information:
             records.append(_pad(f"25{self.information:<50}"))
         if self.name:
@@ -75,7 +79,8 @@ class BgMaxBuilder:
             lines += deposit.records()
         payments = sum(1 for d in self.deposits for p in d.payments if not p.deduction)
         deductions = sum(1 for d in self.deposits for p in d.payments if p.deduction)
-        lines.append(_pad(f"70{payments:08d}{deductions:08d}{0:08d}{len(self.deposits):08d}"))
+        extra = sum(len(p.extra_references) for d in self.deposits for p in d.payments)
+        lines.append(_pad(f"70{payments:08d}{deductions:08d}{extra:08d}{len(self.deposits):08d}"))
         return lines
 
     def build(self) -> bytes:

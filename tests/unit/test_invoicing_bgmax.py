@@ -127,3 +127,9 @@ def test_the_file_is_read_as_iso_8859_1() -> None:
     data = two_payments()
     assert "Jämtland".encode("iso-8859-1") in data
     assert parse_bgmax(data).deposits[0].payments[0].payer_name.startswith("Region Jämtland")
+
+
+def test_extra_references_belong_to_the_payment_before_them() -> None:
+    data = bgmax_file(Payment("2018000017", Decimal("9000.00"), "1", extra_references=["2018000025"]))
+    [payment] = parse_bgmax(data).deposits[0].payments
+    assert payment.extra_references == [("2018000025", Decimal("0.00"))]

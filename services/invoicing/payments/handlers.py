@@ -23,6 +23,7 @@ from services.invoicing.payments.bgmax import BgMaxError, BgMaxFile, parse_bgmax
 from services.invoicing.payments.ledger import ledger_for
 from services.invoicing.payments.matching import (
     AmountError,
+    Match,
     becomes_settled,
     match_reference,
     next_status,
@@ -198,6 +199,12 @@ def _store_import(engine: Engine, *, parsed_file: BgMaxFile, file_hash: str, fil
                 continue
             invoice_by_ocr = _invoice_by_ocr(session, bank_payment.reference)
             match = match_reference(bank_payment.reference, {k: v.number for k, v in invoice_by_ocr.items()})
+            extra = [reference for reference, _amount in bank_payment.extra_references]
+            if extra:
+                # One payment for several invoices: booking it all on the first would overpay that
+                # one and leave the others unpaid, so finance decides.
+                match = Match(None, "Betalningen har flera referenser (" + ", ".join(
+                    [bank_payment.reference, *extra])[:200] + "); matcha för hand")
             invoice = (invoice_by_ocr[reference_digits(bank_payment.reference)]
                        if match.invoice_number else None)
             session.add(InvPayment(
