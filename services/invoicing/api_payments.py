@@ -41,6 +41,8 @@ class PaymentIn(BaseModel):
 
 class MatchIn(BaseModel):
     invoice_number: str = Field(max_length=30)
+    amount: str = Field("", description="only this part (the rest stays unmatched); empty: all",
+                        max_length=30)
 
 
 class PaymentOut(BaseModel):
@@ -127,7 +129,7 @@ def payments_api_router(settings: InvoicingSettings, engine: Engine,
               session: SessionDep) -> PaymentOut:
         try:
             payment = match_payment(engine, payment_id=payment_id, number=body.invoice_number,
-                                    actor=actor_of(request, user), now=clock())
+                                    actor=actor_of(request, user), now=clock(), amount=body.amount)
         except PaymentError as error:
             raise HTTPException(422, str(error)) from error
         request.app.state.runtime.relay.notify()

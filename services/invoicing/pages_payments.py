@@ -79,7 +79,7 @@ def payments_router(settings: InvoicingSettings, engine: Engine,
         number = form_text(form, "invoice_number", 30)
         try:
             match_payment(engine, payment_id=payment_id, number=number, actor=actor_of(request, user),
-                          now=clock())
+                          now=clock(), amount=form_text(form, "amount", 30))
         except PaymentError as error:
             return page(request, user, session, error=str(error), status_code=400)
         request.app.state.runtime.relay.notify()

@@ -126,6 +126,18 @@ def test_a_payment_for_several_invoices_is_left_for_finance_to_match(service: Se
     assert waiting.unmatched_reason.startswith("Betalningen har flera referenser")
     assert second["ocr"] in waiting.unmatched_reason
     assert service.invoice(first["number"]).status == "issued"
+    assert waiting.id is not None
+    with pytest.raises(PaymentError, match="större än betalningen"):
+        match_payment(service.engine, payment_id=waiting.id, number=first["number"], amount="10 000,01",
+                      actor=FINANCE, now=ISSUED_AT)
+    match_payment(service.engine, payment_id=waiting.id, number=first["number"], amount="5 000",
+                  actor=FINANCE, now=ISSUED_AT)
+    with Session(service.engine) as session:
+        [rest] = unmatched_payments(session)
+    assert rest.amount == Decimal("5000.00") and rest.id is not None
+    match_payment(service.engine, payment_id=rest.id, number=second["number"], actor=FINANCE, now=ISSUED_AT)
+    assert service.invoice(first["number"]).status == "paid"
+    assert service.invoice(second["number"]).status == "paid"
 
 
 def test_importing_the_same_file_twice_changes_nothing(service: Service) -> None:

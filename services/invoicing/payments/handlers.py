@@ -249,9 +249,20 @@ def _invoice_by_ocr(session: Session, reference: str) -> dict[str, InvInvoice]:
     return {digits: invoice} if invoice else {}
 
 
-def match_payment(engine: Engine, *, payment_id: int, number: str, actor: Actor, now: datetime) -> InvPayment:
-    """Finance matches an unmatched payment to an invoice by hand."""
+def match_payment(engine: Engine, *, payment_id: int, number: str, actor: Actor, now: datetime,
+                  amount: str = "") -> InvPayment:
+    """Finance matches an unmatched payment to an invoice by hand.
+
+    With ``amount`` less than the payment, only that part is matched (one payment
+    for several invoices); the rest stays unmatched as a payment of its own.
+    """
     number = number.strip()
+    part: Decimal | None = None
+    if amount.strip():
+        try:
+            part = parse_amount(amount)
+        except AmountError as error:
+            raise PaymentError(str(error)) from error
     with transaction(engine) as session:
         payment = session.exec(
             select(InvPayment).where(InvPayment.id == payment_id).with_for_update()).first()
@@ -264,6 +275,17 @@ def match_payment(engine: Engine, *, payment_id: int, number: str, actor: Actor,
             raise PaymentError(f"Fakturan {number or '(tom)'} finns inte.")
         if invoice.kind != "invoice":
             raise PaymentError("En betalning matchas mot en faktura, inte mot en kreditfaktura.")
+        if part is not None and part != payment.amount:
+            if payment.amount <= 0 or part > payment.amount:
+                raise PaymentError("Delbeloppet kan inte vara större än betalningen "
+                                   f"({format_sek(payment.amount)}).")
+            session.add(InvPayment(
+                amount=payment.amount - part, paid_on=payment.paid_on, reference=payment.reference,
+                source=payment.source, import_id=payment.import_id, payer=payment.payer,
+                unmatched_reason=payment.unmatched_reason,
+                note=f"Rest av betalning {format_sek(payment.amount)} som delvis matchats mot {number}",
+                registered_by=actor.name, registered_at=now))
+            payment.amount = part
         payment.invoice_id = invoice.id
         payment.matched_by = actor.name
         payment.matched_at = now
