@@ -17,20 +17,13 @@ from services.invoicing.payments.ledger import (
     paid_by_invoice,
     payments_for,
 )
-from services.invoicing.payments.matching import amount_due
+from services.invoicing.payments.matching import STATUS_LABELS, amount_due
 from services.invoicing.payments.models import InvNetworkCost, InvOverdueNotice
 from services.invoicing.queries import digits
 from services.invoicing.summary import DecisionRow, LineRow, YearSummary, paid_share, summarise
 from shared.audit import entries_for
 from shared.money import format_sek
 
-STATUS_LABELS = {
-    "issued": "Obetald",
-    "partly_paid": "Delbetald",
-    "paid": "Betald",
-    "overpaid": "Överbetald",
-    "credited": "Krediterad",
-}
 # Not a stored status: past due and not settled, for the list's filter.
 OVERDUE = "overdue"
 FILTER_LABELS = {**STATUS_LABELS, OVERDUE: "Förfallen"}

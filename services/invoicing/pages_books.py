@@ -164,4 +164,4 @@ def network_chart(summary: YearSummary) -> object:
         (row.cost or Decimal(0), "bar-costs",
          f"{row.network_name}: kostnad {format_sek(row.cost or Decimal(0))}")])
         for row in summary.networks if row.invoiced or row.cost]
-    return bar_chart(groups, group_width=110) if groups else None
+    return bar_chart(groups, group_width=140) if groups else None

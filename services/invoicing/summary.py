@@ -110,6 +110,7 @@ class Bar:
     height: float
     css_class: str
     title: str
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,20 +129,27 @@ class Chart:
     max_value: Decimal
 
 
-def bar_chart(groups: Sequence[tuple[str, Sequence[tuple[Decimal, str, str]]]], *, height: int = 220,
-              group_width: int = 96, bar_width: int = 30, top: int = 10, bottom: int = 40) -> Chart:
+def whole_kronor(value: Decimal) -> str:
+    """``Decimal("45000.00")`` → ``"45 000"``: a bar's label, grouped like the Swedish amounts."""
+    return f"{int(money(value)):,}".replace(",", "\u00a0")
+
+
+def bar_chart(groups: Sequence[tuple[str, Sequence[tuple[Decimal, str, str]]]], *, height: int = 240,
+              group_width: int = 120, bar_width: int = 40, top: int = 24, bottom: int = 40) -> Chart:
     """Grouped bars: each group a label and its (value, css class, title) bars, scaled to the largest."""
     largest = max((value for _label, bars in groups for value, _c, _t in bars), default=Decimal(0))
     scale = Decimal(height - top - bottom) / largest if largest > 0 else Decimal(0)
     baseline = float(height - bottom)
     built = []
     for index, (label, bars) in enumerate(groups):
-        left = index * group_width + 8
+        # Bars centred in their group, so a long label under them has room on both sides.
+        left = index * group_width + (group_width - len(bars) * (bar_width + 4)) / 2 + 8
         drawn = []
         for position, (value, css_class, title) in enumerate(bars):
             bar_height = float(max(value, Decimal(0)) * scale)
             drawn.append(Bar(x=left + position * (bar_width + 4), y=baseline - bar_height, width=bar_width,
-                             height=bar_height, css_class=css_class, title=title))
+                             height=bar_height, css_class=css_class, title=title,
+                             label=whole_kronor(value) if value else ""))
         built.append(Group(label=label, label_x=left + len(bars) * (bar_width + 4) / 2, bars=tuple(drawn)))
     return Chart(width=max(len(groups), 1) * group_width + 16, height=height, baseline=baseline,
                  groups=tuple(built), max_value=largest)

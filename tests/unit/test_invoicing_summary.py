@@ -46,3 +46,4 @@ def test_the_chart_scales_bars_to_the_largest_value() -> None:
     assert fees_2018.height == 100 and fees_2018.y == 120
     assert chart.groups[0].bars[0].height == 0
     assert chart.max_value == Decimal(350000)
+    assert (costs_2017.label, chart.groups[0].bars[0].label) == ("350\u00a0000", "")

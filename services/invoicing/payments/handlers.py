@@ -22,6 +22,7 @@ from services.invoicing.models import InvInvoice
 from services.invoicing.payments.bgmax import BgMaxError, BgMaxFile, parse_bgmax
 from services.invoicing.payments.ledger import ledger_for
 from services.invoicing.payments.matching import (
+    STATUS_LABELS,
     AmountError,
     Match,
     becomes_settled,
@@ -116,7 +117,8 @@ def register_payment(engine: Engine, *, number: str, amount: str, paid_on: str, 
         status = settle(session, invoice, now)
         record_act(session, actor=actor.name, action="payment.register", subject=f"invoice:{number}",
                    detail=f"{format_sek(value)} betald {day.isoformat()}, referens ”{reference}”; "
-                          f"status {status}", remote_addr=actor.remote_addr, at=now)
+                          f"status {STATUS_LABELS.get(status, status)}",
+                   remote_addr=actor.remote_addr, at=now)
     log.info("payment registered", invoice=number, amount=str(value))
     return payment
 
@@ -292,7 +294,7 @@ def match_payment(engine: Engine, *, payment_id: int, number: str, actor: Actor,
         session.add(payment)
         status = settle(session, invoice, now)
         detail = (f"Betalning {format_sek(payment.amount)} ({payment.paid_on.isoformat()}, referens "
-                  f"”{payment.reference}”) matchad för hand; status {status}")
+                  f"”{payment.reference}”) matchad för hand; status {STATUS_LABELS.get(status, status)}")
         record_act(session, actor=actor.name, action="payment.match", subject=f"invoice:{number}",
                    detail=detail, remote_addr=actor.remote_addr, at=now)
         record_act(session, actor=actor.name, action="payment.match", subject="payments",

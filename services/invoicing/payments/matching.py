@@ -80,6 +80,14 @@ class PaymentStatus(StrEnum):
     OVERPAID = "overpaid"
 
 
+STATUS_LABELS = {
+    "issued": "Obetald",
+    "partly_paid": "Delbetald",
+    "paid": "Betald",
+    "overpaid": "Överbetald",
+    "credited": "Krediterad",
+}
+
 # The statuses payments decide; any other (e.g. "credited") belongs to another rule and is kept.
 PAYMENT_STATUSES = frozenset(status.value for status in PaymentStatus)
 SETTLED = frozenset({PaymentStatus.PAID.value, PaymentStatus.OVERPAID.value})
