@@ -21,12 +21,11 @@ from services.invoicing.api import session_dependency
 from services.invoicing.models import InvInvoice
 from services.invoicing.pagekit import MAX_UPLOAD_BYTES, actor_of
 from services.invoicing.payments.handlers import (
-    ImportResult,
     PaymentError,
-    import_bgmax,
     match_payment,
     register_payment,
 )
+from services.invoicing.payments.imports import ImportResult, import_bgmax
 from services.invoicing.payments.models import InvPayment
 from services.invoicing.settings import InvoicingSettings
 from shared.events import utc_now

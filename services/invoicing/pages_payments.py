@@ -16,13 +16,11 @@ from starlette.datastructures import UploadFile
 from services.invoicing.api import session_dependency
 from services.invoicing.pagekit import MAX_UPLOAD_BYTES, actor_of, form_text, render
 from services.invoicing.payments.handlers import (
-    ImportResult,
     PaymentError,
-    import_bgmax,
     match_payment,
-    recent_imports,
     unmatched_payments,
 )
+from services.invoicing.payments.imports import ImportResult, import_bgmax, recent_imports
 from services.invoicing.settings import InvoicingSettings
 from shared.audit import entries_for
 from shared.events import utc_now

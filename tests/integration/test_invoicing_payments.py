@@ -25,11 +25,11 @@ from services.invoicing.overdue import publish_overdue
 from services.invoicing.payments.handlers import (
     Actor,
     PaymentError,
-    import_bgmax,
     match_payment,
     register_payment,
     unmatched_payments,
 )
+from services.invoicing.payments.imports import import_bgmax
 from services.invoicing.payments.models import InvOverdueNotice, InvPayment, InvPaymentImport
 from shared.audit import entries_for
 from shared.clock import FrozenClock
