@@ -6,7 +6,9 @@ import dataclasses
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -29,7 +31,7 @@ from services.invoicing.payments.handlers import (
     register_payment,
     unmatched_payments,
 )
-from services.invoicing.payments.imports import import_bgmax
+from services.invoicing.payments.imports import ImportResult, import_bgmax
 from services.invoicing.payments.models import InvOverdueNotice, InvPayment, InvPaymentImport
 from shared.audit import entries_for
 from shared.clock import FrozenClock
@@ -336,3 +338,40 @@ def test_scripts_register_import_list_and_match_payments_through_the_api(service
     events = wait_for(lambda: len(service.paid_events()) == 2 and service.paid_events(),
                       what="two invoice.paid")
     assert {e.number for e in events} == {first["number"], second["number"]}
+
+
+def test_two_imports_of_one_file_at_once_store_it_once(service: Service) -> None:
+    first, second = service.invoices()
+    data = bgmax_file(Payment(first["ocr"], Decimal("5000.00"), "1"),
+                      Payment(second["ocr"], Decimal("1.00"), "2"))
+    barrier = threading.Barrier(2)
+
+    def run() -> ImportResult:
+        barrier.wait()
+        return import_bgmax(service.engine, data, filename="samtidigt.txt", actor=FINANCE, now=ISSUED_AT,
+                            receiver_bankgiro=BANKGIRO)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _i: run(), range(2)))
+    assert sorted(r.already_imported for r in results) == [False, True]
+    assert len({r.import_id for r in results}) == 1
+    with Session(service.engine) as session:
+        assert len(session.exec(select(InvPayment)).all()) == 2
+    assert len(wait_for(service.paid_events, what="invoice.paid")) == 1
+
+
+def test_two_instances_checking_overdue_at_once_publish_each_invoice_once(service: Service) -> None:
+    first, _second = service.invoices()
+    as_of = date.fromisoformat(first["due_date"]) + timedelta(days=1)
+    now = datetime.combine(as_of, time(6), tzinfo=UTC)
+    barrier = threading.Barrier(2)
+
+    def run() -> list[str]:
+        barrier.wait()
+        return publish_overdue(service.engine, as_of, now)
+
+    with ThreadPoolExecutor(2) as pool:
+        published = [number for result in pool.map(lambda _i: run(), range(2)) for number in result]
+    assert sorted(published) == sorted(i["number"] for i in service.invoices())
+    with Session(service.engine) as session:
+        assert len(session.exec(select(InvOverdueNotice)).all()) == 2
