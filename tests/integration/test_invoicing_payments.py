@@ -211,6 +211,13 @@ def test_an_amount_in_the_wrong_format_is_refused_and_nothing_is_stored(service:
     with pytest.raises(PaymentError, match="finns inte"):
         register_payment(service.engine, number="1999-00001", amount="10", paid_on="2018-02-10",
                          reference="", actor=FINANCE, now=ISSUED_AT)
+    other = service.invoices()[1]
+    with pytest.raises(PaymentError, match=f"OCR-numret {other['ocr']} hör till faktura {other['number']}"):
+        register_payment(service.engine, number=number, amount="10", paid_on="2018-02-10",
+                         reference=other["ocr"], actor=FINANCE, now=ISSUED_AT)
+    with pytest.raises(PaymentError, match=f"Okänt OCR-nummer {UNKNOWN_OCR}"):
+        register_payment(service.engine, number=number, amount="10", paid_on="2018-02-10",
+                         reference=UNKNOWN_OCR, actor=FINANCE, now=ISSUED_AT)
     with Session(service.engine) as session:
         assert session.exec(select(InvPayment)).all() == []
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from services.invoicing.document import InvoiceDocument
+from services.invoicing.domain import ocr_valid
 from services.invoicing.models import InvInvoice
 from services.invoicing.payments.ledger import ledger_for
 from services.invoicing.payments.matching import (
@@ -24,6 +25,7 @@ from services.invoicing.payments.matching import (
     becomes_settled,
     next_status,
     parse_amount,
+    reference_digits,
 )
 from services.invoicing.payments.models import InvPayment
 from shared.audit import record_act
@@ -104,6 +106,13 @@ def register_payment(engine: Engine, *, number: str, amount: str, paid_on: str, 
             raise PaymentError(f"Fakturan {number} finns inte.")
         if invoice.kind != "invoice":
             raise PaymentError("En betalning registreras mot en faktura, inte mot en kreditfaktura.")
+        digits = reference_digits(reference)
+        if digits and ocr_valid(digits) and digits != invoice.ocr:
+            # A valid OCR number that is not this invoice's: most likely the wrong invoice.
+            owner = session.exec(select(InvInvoice.number).where(InvInvoice.ocr == digits)).first()
+            if owner:
+                raise PaymentError(f"OCR-numret {digits} hör till faktura {owner}, inte till {number}.")
+            raise PaymentError(f"Okänt OCR-nummer {digits}: det hör inte till faktura {number}.")
         payment = InvPayment(invoice_id=invoice.id, amount=value, paid_on=day, reference=reference,
                              source="manual", registered_by=actor.name, registered_at=now,
                              matched_by=actor.name, matched_at=now)
