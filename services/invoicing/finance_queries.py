@@ -15,6 +15,7 @@ from services.invoicing.payments.ledger import (
     credit_notes_for,
     credited_by_number,
     paid_by_invoice,
+    payable_of,
     payments_for,
 )
 from services.invoicing.payments.matching import STATUS_LABELS, amount_due
@@ -142,7 +143,7 @@ def year_summary(session: Session, year: int) -> YearSummary:
     lines: list[LineRow] = []
     for line in session.exec(select(InvInvoiceLine).where(InvInvoiceLine.year == year)):
         invoice = invoices[line.invoice_id]
-        due = amount_due(invoice.total, credited.get(invoice.number, Decimal(0)))
+        due = amount_due(payable_of(invoice), credited.get(invoice.number, Decimal(0)))
         lines.append(LineRow(line.network_code, line.network_name, line.amount,
                              paid_share(due, paid.get(line.invoice_id, Decimal(0)))))
     # Credit notes carry their lines in the document only (negative amounts).

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from services.invoicing.document import InvoiceDocument
 from services.invoicing.models import InvInvoice
 from services.invoicing.payments.handlers import organisation_of
-from services.invoicing.payments.ledger import credited_by_number, paid_by_invoice
+from services.invoicing.payments.ledger import credited_by_number, paid_by_invoice, payable_of
 from services.invoicing.payments.matching import SETTLED, outstanding
 from services.invoicing.payments.models import InvOverdueNotice
 from shared.db import transaction
@@ -58,7 +58,7 @@ def overdue_candidates(session: Session, as_of: date) -> list[OverdueCandidate]:
     found = []
     for invoice in invoices:
         assert invoice.id is not None
-        owed = outstanding(invoice.total, credited.get(invoice.number, Decimal(0)),
+        owed = outstanding(payable_of(invoice), credited.get(invoice.number, Decimal(0)),
                            paid.get(invoice.id, Decimal(0)))
         if is_overdue(invoice.due_date, as_of, owed):
             found.append(OverdueCandidate(invoice.id, invoice.number, owed))
@@ -86,7 +86,7 @@ def publish_overdue(engine: Engine, as_of: date, now: datetime) -> list[str]:
                 add_event(session, InvoiceOverdue(
                     occurred_at=now, correlation_id=invoice.correlation_id, number=invoice.number,
                     organisation=organisation_of(document), issue_date=invoice.issue_date,
-                    due_date=invoice.due_date, as_of=as_of, total=invoice.total,
+                    due_date=invoice.due_date, as_of=as_of, total=document.payable,
                     outstanding=candidate.outstanding, ocr=invoice.ocr))
         except IntegrityError:
             continue  # another instance noticed it first today

@@ -31,7 +31,7 @@ from services.invoicing.finance_queries import (
 )
 from services.invoicing.pagekit import actor_of, finance_templates, form_text, render
 from services.invoicing.payments.handlers import PaymentError, register_payment
-from services.invoicing.payments.ledger import credited_by_number, ledger_for, paid_by_invoice
+from services.invoicing.payments.ledger import credited_by_number, ledger_for, paid_by_invoice, payable_of
 from services.invoicing.payments.matching import outstanding
 from services.invoicing.settings import InvoicingSettings
 from shared.events import utc_now
@@ -76,7 +76,7 @@ def pages_router(settings: InvoicingSettings, engine: Engine,
         listed = filter_invoices(session, chosen, limit=PAGE_SIZE, today=today())
         credited = credited_by_number(session)
         paid = paid_by_invoice(session, [i.id for i in listed if i.id is not None])
-        owed = {i.number: outstanding(i.total, credited.get(i.number, Decimal(0)),
+        owed = {i.number: outstanding(payable_of(i), credited.get(i.number, Decimal(0)),
                                       paid.get(i.id or 0, Decimal(0)))
                 for i in listed if i.kind == "invoice"}
         counts = queries.decision_counts(session)

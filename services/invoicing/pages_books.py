@@ -43,7 +43,7 @@ ALL_NETWORKS = ("alla", "Alla nätverk (ej fördelat)")
 def accounts_from(settings: InvoicingSettings) -> Accounts:
     return Accounts(
         receivable=settings.sie_account_receivable, revenue=settings.sie_account_revenue,
-        bank=settings.sie_account_bank,
+        bank=settings.sie_account_bank, rounding=settings.sie_account_rounding,
         vat={Decimal("0.25"): settings.sie_account_vat_25, Decimal("0.12"): settings.sie_account_vat_12,
              Decimal("0.06"): settings.sie_account_vat_6})
 

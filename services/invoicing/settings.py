@@ -57,6 +57,7 @@ class InvoicingSettings(CommonSettings):
     sie_account_vat_12: str = Field("2621", pattern=r"^\d{4}$", validation_alias="SIE_ACCOUNT_VAT_12")
     sie_account_vat_6: str = Field("2631", pattern=r"^\d{4}$", validation_alias="SIE_ACCOUNT_VAT_6")
     sie_account_bank: str = Field("1930", pattern=r"^\d{4}$", validation_alias="SIE_ACCOUNT_BANK")
+    sie_account_rounding: str = Field("3740", pattern=r"^\d{4}$", validation_alias="SIE_ACCOUNT_ROUNDING")
 
     @field_validator("removed_vat_rate")
     @classmethod

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from time import sleep
 from typing import Any
 
@@ -21,8 +22,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from services.invoicing.app import build_context, create_app
-from services.invoicing.domain import ocr_reference
 from services.invoicing.models import InvInvoice
+from services.invoicing.ocr import ocr_reference
 from services.invoicing.overdue import publish_overdue
 from services.invoicing.payments.handlers import (
     Actor,
@@ -382,3 +383,48 @@ def test_two_instances_checking_overdue_at_once_publish_each_invoice_once(servic
     assert sorted(published) == sorted(i["number"] for i in service.invoices())
     with Session(service.engine) as session:
         assert len(session.exec(select(InvOverdueNotice)).all()) == 2
+
+
+ODD_POLICY = """
+year = 2019
+fee = "1234.55"
+vat_treatment = "outside_scope"
+vat_note = "Avgiften ligger utanför mervärdesskattelagens tillämpningsområde."
+"""
+
+
+def test_with_oresavrundning_payments_are_measured_against_the_rounded_amount(
+        database_url: str, redis_server: RedisServer, tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "2019.toml").write_text(ODD_POLICY, encoding="utf-8")
+    client, _clock = start(database_url, redis_server.url, fee_policy_dir=policies, round_to_krona=True)
+    with client:
+        publish(redis_server.url, signup_event(1, [(1, "rus")], year=2019))
+        engine = client.app.state.runtime.engine  # type: ignore[attr-defined]
+        [invoice] = wait_for(lambda: client.get("/api/v1/invoices", headers=AUTH).json(), what="an invoice")
+        assert invoice["total"] == "1234.55"
+        number = invoice["number"]
+        register_payment(engine, number=number, amount="1234,55", paid_on="2019-02-10", reference="",
+                         actor=FINANCE, now=ISSUED_AT)
+        with Session(engine) as session:
+            assert session.exec(select(InvInvoice.status).where(InvInvoice.number == number)).one() == \
+                "partly_paid", "1 234,55 is not yet the 1 235,00 asked for"
+        due = date.fromisoformat(invoice["due_date"])
+        publish_overdue(engine, due + timedelta(days=1), ISSUED_AT)
+        register_payment(engine, number=number, amount="0,45", paid_on="2019-02-11", reference="",
+                         actor=FINANCE, now=ISSUED_AT)
+        with Session(engine) as session:
+            assert session.exec(select(InvInvoice.status).where(InvInvoice.number == number)).one() == "paid"
+
+        def events() -> list[Any]:
+            return [e for e in read_events(redis_server.url, INVOICING_STREAM)
+                    if isinstance(e, InvoicePaid | InvoiceOverdue)]
+
+        overdue, paid = wait_for(lambda: len(events()) == 2 and events(), what="overdue and paid")
+        assert (overdue.total, overdue.outstanding) == (Decimal("1235.00"), Decimal("0.45"))
+        assert (paid.total, paid.paid_amount) == (Decimal("1235.00"), Decimal("1235.00"))
+        login(client)
+        sie = client.get("/exports/verifikationer.se").content.decode("cp437")
+        assert "#TRANS 1510 {} 1235.00" in sie and "#TRANS 3740 {} -0.45" in sie
+        assert "#TRANS 3010 {} -1234.55" in sie

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.invoicing.domain import ocr_reference
+from services.invoicing.ocr import ocr_reference
 from services.invoicing.overdue import is_overdue
 from services.invoicing.payments.matching import (
     AmountError,

@@ -19,7 +19,7 @@ from services.invoicing.exports.sie import (
     render_sie,
 )
 
-GOLDEN = Path(__file__).parent / "golden" / "sie_4i.se"
+GOLDEN = Path(__file__).parents[1] / "golden" / "sie_4i.se"
 ACCOUNTS = Accounts()
 
 
@@ -113,3 +113,13 @@ def test_the_file_has_the_sie_4i_header_records() -> None:
 
 def test_the_file_matches_the_golden_file() -> None:
     assert render() == GOLDEN.read_bytes()
+
+
+def test_with_oresavrundning_the_receivable_is_the_payable_amount_and_the_rounding_has_its_account() -> None:
+    voucher = invoice_voucher(number="2019-00001", kind="invoice", issue_date=date(2019, 2, 1), buyer="",
+                              credited_number=None,
+                              vat_groups=[(Decimal("0"), Decimal("1234.55"), Decimal(0))],
+                              total=Decimal("1234.55"), rounding=Decimal("0.45"), accounts=ACCOUNTS)
+    assert voucher.transactions == (Transaction("1510", Decimal("1235.00")),
+                                    Transaction("3010", Decimal("-1234.55")),
+                                    Transaction("3740", Decimal("-0.45")))

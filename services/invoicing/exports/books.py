@@ -66,7 +66,8 @@ def invoices_in(session: Session, period: Period) -> list[InvInvoice]:
 
 
 INVOICE_HEADER = ("Nummer", "Typ", "Status", "Fakturadatum", "Förfallodatum", "Köpare", "Organisationsnummer",
-                  "Netto", "Moms", "Totalt", "Betalt", "Kvar att betala", "OCR", "Krediterar", "Valuta")
+                  "Netto", "Moms", "Totalt", "Öresavrundning", "Att betala", "Betalt", "Kvar att betala",
+                  "OCR", "Krediterar", "Valuta")
 LINE_HEADER = ("Fakturanummer", "Typ", "Rad", "Nätverkskod", "Nätverk", "År", "Beskrivning", "Period från",
                "Period till", "Momssats", "Belopp exkl. moms")
 
@@ -74,12 +75,13 @@ LINE_HEADER = ("Fakturanummer", "Typ", "Rad", "Nätverkskod", "Nätverk", "År",
 def invoice_row(invoice: InvInvoice, document: InvoiceDocument, paid: Decimal,
                 credited: Decimal) -> tuple[object, ...]:
     """One invoice as a CSV row (pure): amounts as text with a point, what is paid and still owed."""
-    owed = outstanding(invoice.total, credited, paid) if invoice.kind == "invoice" else Decimal("0.00")
+    payable = document.payable
+    owed = outstanding(payable, credited, paid) if invoice.kind == "invoice" else Decimal("0.00")
     return (invoice.number, "Kreditfaktura" if invoice.kind == "credit_note" else "Faktura",
             invoice.status, invoice.issue_date.isoformat(), invoice.due_date.isoformat(),
             invoice.buyer_name, invoice.buyer_org_number, f"{invoice.net:.2f}", f"{invoice.vat:.2f}",
-            f"{invoice.total:.2f}", f"{paid:.2f}", f"{owed:.2f}", invoice.ocr, document.credited_number or "",
-            invoice.currency)
+            f"{invoice.total:.2f}", f"{document.rounding:.2f}", f"{payable:.2f}", f"{paid:.2f}",
+            f"{owed:.2f}", invoice.ocr, document.credited_number or "", invoice.currency)
 
 
 def line_rows(invoice: InvInvoice, document: InvoiceDocument) -> list[tuple[object, ...]]:
@@ -115,7 +117,7 @@ def vouchers_in(session: Session, period: Period, accounts: Accounts) -> list[Vo
             number=invoice.number, kind=invoice.kind, issue_date=invoice.issue_date, buyer=invoice.buyer_name,
             credited_number=document.credited_number,
             vat_groups=[(group.rate, group.net, group.vat) for group in document.vat_groups],
-            total=invoice.total, accounts=accounts))
+            total=invoice.total, rounding=document.rounding, accounts=accounts))
     query = select(InvPayment, InvInvoice).join(InvInvoice,
                                                 col(InvInvoice.id) == col(InvPayment.invoice_id))
     if period.start:

@@ -52,6 +52,7 @@ class Accounts:
     revenue: str = "3010"
     vat: Mapping[Decimal, str] | None = None
     bank: str = "1930"
+    rounding: str = "3740"
 
     def vat_account(self, rate: Decimal) -> str:
         accounts = self.vat or DEFAULT_VAT_ACCOUNTS
@@ -62,7 +63,7 @@ class Accounts:
 
     def names(self) -> dict[str, str]:
         names = {self.receivable: "Kundfordringar", self.revenue: "Nätverksavgifter",
-                 self.bank: "Företagskonto"}
+                 self.bank: "Företagskonto", self.rounding: "Öres- och kronutjämning"}
         for rate, account in (self.vat or DEFAULT_VAT_ACCOUNTS).items():
             names[account] = f"Utgående moms {(rate * 100).normalize():f} %"
         return names
@@ -75,10 +76,10 @@ DEFAULT_VAT_ACCOUNTS: dict[Decimal, str] = {
 
 def invoice_voucher(*, number: str, kind: str, issue_date: date, buyer: str, credited_number: str | None,
                     vat_groups: Iterable[tuple[Decimal, Decimal, Decimal]], total: Decimal,
-                    accounts: Accounts) -> Voucher:
-    """Receivable (debit) against revenue and output VAT (credit); a credit note's negative
-    amounts make the same postings its exact reverse."""
-    transactions = [Transaction(accounts.receivable, money(total))]
+                    accounts: Accounts, rounding: Decimal = Decimal(0)) -> Voucher:
+    """Receivable (debit, what is payable) against revenue, output VAT and any öresavrundning
+    (credit); a credit note's negative amounts make the same postings its exact reverse."""
+    transactions = [Transaction(accounts.receivable, money(total + rounding))]
     net_total = Decimal(0)
     vat_by_account: dict[str, Decimal] = {}
     for rate, net, vat in vat_groups:
@@ -88,6 +89,9 @@ def invoice_voucher(*, number: str, kind: str, issue_date: date, buyer: str, cre
             vat_by_account[account] = vat_by_account.get(account, Decimal(0)) + vat
     transactions.append(Transaction(accounts.revenue, -money(net_total)))
     transactions += [Transaction(account, -money(vat)) for account, vat in vat_by_account.items()]
+    if rounding:
+        # Öresavrundning: the receivable is the payable amount, the difference goes to its own account.
+        transactions.append(Transaction(accounts.rounding, -money(rounding)))
     if kind == "credit_note":
         text = f"Kreditfaktura {number} {buyer}"
         if credited_number:

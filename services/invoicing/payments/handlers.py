@@ -16,8 +16,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from services.invoicing.document import InvoiceDocument
-from services.invoicing.domain import ocr_valid
 from services.invoicing.models import InvInvoice
+from services.invoicing.ocr import valid_ocr
 from services.invoicing.payments.ledger import ledger_for
 from services.invoicing.payments.matching import (
     STATUS_LABELS,
@@ -86,7 +86,7 @@ def settle(session: Session, invoice: InvInvoice, now: datetime) -> str:
         add_event(session, InvoicePaid(
             occurred_at=now, correlation_id=invoice.correlation_id, number=invoice.number,
             organisation=organisation_of(InvoiceDocument.model_validate_json(invoice.document)),
-            status="overpaid" if after == "overpaid" else "paid", total=invoice.total,
+            status="overpaid" if after == "overpaid" else "paid", total=ledger.total,
             paid_amount=ledger.paid, paid_on=last_paid_on))
     return after
 
@@ -107,7 +107,7 @@ def register_payment(engine: Engine, *, number: str, amount: str, paid_on: str, 
         if invoice.kind != "invoice":
             raise PaymentError("En betalning registreras mot en faktura, inte mot en kreditfaktura.")
         digits = reference_digits(reference)
-        if digits and ocr_valid(digits) and digits != invoice.ocr:
+        if digits and valid_ocr(digits) and digits != invoice.ocr:
             # A valid OCR number that is not this invoice's: most likely the wrong invoice.
             owner = session.exec(select(InvInvoice.number).where(InvInvoice.ocr == digits)).first()
             if owner:

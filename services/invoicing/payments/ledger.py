@@ -15,9 +15,14 @@ from services.invoicing.payments.matching import outstanding
 from services.invoicing.payments.models import InvPayment
 
 
+def payable_of(invoice: InvInvoice) -> Decimal:
+    """What the buyer was asked to pay: the total plus any öresavrundning (the document's ``payable``)."""
+    return InvoiceDocument.model_validate_json(invoice.document).payable
+
+
 @dataclass(frozen=True)
 class Ledger:
-    total: Decimal
+    total: Decimal  # what is payable, öresavrundning included
     credited: Decimal  # the credit notes' totals, negative
     paid: Decimal
 
@@ -37,12 +42,12 @@ def credit_notes_for(session: Session, number: str) -> list[InvInvoice]:
 
 
 def credited_by_number(session: Session) -> dict[str, Decimal]:
-    """Every credited invoice's number → the sum of its credit notes' (negative) totals."""
+    """Every credited invoice's number → the sum of its credit notes' (negative) payable amounts."""
     credited: dict[str, Decimal] = defaultdict(Decimal)
     for note in session.exec(select(InvInvoice).where(InvInvoice.kind == "credit_note")):
         credited_number = InvoiceDocument.model_validate_json(note.document).credited_number
         if credited_number:
-            credited[credited_number] += note.total
+            credited[credited_number] += payable_of(note)
     return dict(credited)
 
 
@@ -66,5 +71,5 @@ def payments_for(session: Session, invoice_id: int) -> list[InvPayment]:
 def ledger_for(session: Session, invoice: InvInvoice) -> Ledger:
     assert invoice.id is not None
     paid = sum((p.amount for p in payments_for(session, invoice.id)), Decimal(0))
-    credited = sum((note.total for note in credit_notes_for(session, invoice.number)), Decimal(0))
-    return Ledger(total=invoice.total, credited=credited, paid=paid)
+    credited = sum((payable_of(note) for note in credit_notes_for(session, invoice.number)), Decimal(0))
+    return Ledger(total=payable_of(invoice), credited=credited, paid=paid)

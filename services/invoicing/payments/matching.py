@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from services.invoicing.domain import ocr_valid
+from services.invoicing.ocr import valid_ocr
 from shared.money import money
 
 # "1 234,50", "1234,50", "1234.50", "1 234" (a space or no-break space between thousands).
@@ -64,7 +64,7 @@ class Match:
 def match_reference(reference: str, invoice_by_ocr: dict[str, str]) -> Match:
     """Match by OCR only: a valid OCR of a known invoice. Anything else is left for finance to match."""
     digits = reference_digits(reference)
-    if not digits or not ocr_valid(digits):
+    if not digits or not valid_ocr(digits):
         shown = reference.strip() or "(tom)"
         return Match(None, f"Referensen {shown} är inte ett giltigt OCR-nummer")
     number = invoice_by_ocr.get(digits)
