@@ -71,6 +71,9 @@ def test_the_status_follows_what_was_paid_against_what_is_due() -> None:
 
 def test_a_status_another_rule_owns_is_kept_and_paid_is_announced_only_on_the_way_in() -> None:
     assert next_status("credited", Decimal("5000"), Decimal("-5000"), Decimal("10")) == "credited"
+    # Partly credited: kept until money comes in, then how far what is left is paid.
+    assert next_status("partly_credited", Decimal("5000"), Decimal("-2500"), Decimal(0)) == "partly_credited"
+    assert next_status("partly_credited", Decimal("5000"), Decimal("-2500"), Decimal("2500")) == "paid"
     assert next_status("issued", Decimal("5000"), Decimal(0), Decimal("5000")) == "paid"
     assert becomes_settled("partly_paid", "paid")
     assert becomes_settled("issued", "overpaid")

@@ -25,6 +25,7 @@ from services.invoicing.payments.matching import (
     becomes_settled,
     next_status,
     parse_amount,
+    payment_status,
     reference_digits,
 )
 from services.invoicing.payments.models import InvPayment
@@ -70,23 +71,28 @@ def _locked_invoice(session: Session, number: str) -> InvInvoice | None:
     return session.exec(select(InvInvoice).where(InvInvoice.number == number).with_for_update()).first()
 
 
-def settle(session: Session, invoice: InvInvoice, now: datetime) -> str:
-    """Recompute the invoice's status from its payments; publish ``invoice.paid`` when it becomes paid."""
+def settle(session: Session, invoice: InvInvoice, now: datetime, paid_before: Decimal) -> str:
+    """Recompute the invoice's status from its payments; publish ``invoice.paid`` when it becomes paid.
+
+    ``paid_before`` is what the invoice had received before this act: ``invoice.paid`` goes out
+    when the payments reach what is due, whatever status another rule (a credit note) has set.
+    """
     session.flush()
     ledger = ledger_for(session, invoice)
-    before = invoice.status
-    after = next_status(before, ledger.total, ledger.credited, ledger.paid)
-    if after != before:
+    after = next_status(invoice.status, ledger.total, ledger.credited, ledger.paid)
+    if after != invoice.status:
         invoice.status = after
         session.add(invoice)
-    if becomes_settled(before, after):
+    was = payment_status(ledger.total, ledger.credited, paid_before).value
+    now_is = payment_status(ledger.total, ledger.credited, ledger.paid).value
+    if becomes_settled(was, now_is):
         assert invoice.id is not None
         last_paid_on = max(p.paid_on for p in session.exec(
             select(InvPayment).where(InvPayment.invoice_id == invoice.id)))
         add_event(session, InvoicePaid(
             occurred_at=now, correlation_id=invoice.correlation_id, number=invoice.number,
             organisation=organisation_of(InvoiceDocument.model_validate_json(invoice.document)),
-            status="overpaid" if after == "overpaid" else "paid", total=ledger.total,
+            status="overpaid" if now_is == "overpaid" else "paid", total=ledger.total,
             paid_amount=ledger.paid, paid_on=last_paid_on))
     return after
 
@@ -113,11 +119,12 @@ def register_payment(engine: Engine, *, number: str, amount: str, paid_on: str, 
             if owner:
                 raise PaymentError(f"OCR-numret {digits} hör till faktura {owner}, inte till {number}.")
             raise PaymentError(f"Okänt OCR-nummer {digits}: det hör inte till faktura {number}.")
+        paid_before = ledger_for(session, invoice).paid
         payment = InvPayment(invoice_id=invoice.id, amount=value, paid_on=day, reference=reference,
                              source="manual", registered_by=actor.name, registered_at=now,
                              matched_by=actor.name, matched_at=now)
         session.add(payment)
-        status = settle(session, invoice, now)
+        status = settle(session, invoice, now, paid_before)
         record_act(session, actor=actor.name, action="payment.register", subject=f"invoice:{number}",
                    detail=f"{format_sek(value)} betald {day.isoformat()}, referens ”{reference}”; "
                           f"status {STATUS_LABELS.get(status, status)}",
@@ -152,6 +159,7 @@ def match_payment(engine: Engine, *, payment_id: int, number: str, actor: Actor,
             raise PaymentError(f"Fakturan {number or '(tom)'} finns inte.")
         if invoice.kind != "invoice":
             raise PaymentError("En betalning matchas mot en faktura, inte mot en kreditfaktura.")
+        paid_before = ledger_for(session, invoice).paid
         if part is not None and part != payment.amount:
             if payment.amount <= 0 or part > payment.amount:
                 raise PaymentError("Delbeloppet kan inte vara större än betalningen "
@@ -167,7 +175,7 @@ def match_payment(engine: Engine, *, payment_id: int, number: str, actor: Actor,
         payment.matched_by = actor.name
         payment.matched_at = now
         session.add(payment)
-        status = settle(session, invoice, now)
+        status = settle(session, invoice, now, paid_before)
         detail = (f"Betalning {format_sek(payment.amount)} ({payment.paid_on.isoformat()}, referens "
                   f"”{payment.reference}”) matchad för hand; status {STATUS_LABELS.get(status, status)}")
         record_act(session, actor=actor.name, action="payment.match", subject=f"invoice:{number}",

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from services.invoicing.models import InvInvoice
 from services.invoicing.payments.bgmax import BgMaxError, BgMaxFile, parse_bgmax
 from services.invoicing.payments.handlers import Actor, PaymentError, settle
+from services.invoicing.payments.ledger import ledger_for
 from services.invoicing.payments.matching import Match, match_reference, reference_digits
 from services.invoicing.payments.models import InvPayment, InvPaymentImport
 from shared.audit import record_act
@@ -100,6 +101,7 @@ def _store_import(engine: Engine, *, parsed_file: BgMaxFile, file_hash: str, fil
         matched = duplicates = unmatched = 0
         total = Decimal(0)
         touched: dict[str, InvInvoice] = {}
+        paid_before: dict[str, Decimal] = {}
         for deposit, bank_payment in parsed_file.payments:
             assert deposit.payment_date is not None
             identity = f"{deposit.receiver_bankgiro}:{deposit.payment_date:%Y%m%d}:{bank_payment.bgc_serial}"
@@ -116,6 +118,8 @@ def _store_import(engine: Engine, *, parsed_file: BgMaxFile, file_hash: str, fil
                     [bank_payment.reference, *extra])[:200] + "); matcha för hand")
             invoice = (invoice_by_ocr[reference_digits(bank_payment.reference)]
                        if match.invoice_number else None)
+            if invoice is not None and invoice.number not in paid_before:
+                paid_before[invoice.number] = ledger_for(session, invoice).paid
             session.add(InvPayment(
                 invoice_id=invoice.id if invoice else None, amount=bank_payment.amount,
                 paid_on=deposit.payment_date, reference=bank_payment.reference[:100], source="bgmax",
@@ -129,8 +133,8 @@ def _store_import(engine: Engine, *, parsed_file: BgMaxFile, file_hash: str, fil
                 touched[invoice.number] = invoice
             else:
                 unmatched += 1
-        for invoice in touched.values():
-            settle(session, invoice, now)
+        for number, invoice in touched.items():
+            settle(session, invoice, now, paid_before[number])
         batch.payment_count = matched + unmatched + duplicates
         batch.matched_count = matched
         batch.duplicate_count = duplicates

@@ -86,6 +86,7 @@ STATUS_LABELS = {
     "paid": "Betald",
     "overpaid": "Överbetald",
     "credited": "Krediterad",
+    "partly_credited": "Delvis krediterad",
 }
 
 # The statuses payments decide; any other (e.g. "credited") belongs to another rule and is kept.
@@ -98,9 +99,8 @@ def amount_due(total: Decimal, credited: Decimal) -> Decimal:
 
     ``credited`` is the sum of the credit notes' totals, which are negative.
     """
-    if credited > 0:
-        raise ValueError("credit notes carry negative totals")
-    return money(max(total + credited, Decimal(0)))
+    # Credit notes are stored negative; abs() keeps a positive one from adding to the debt.
+    return money(max(total - abs(credited), Decimal(0)))
 
 
 def outstanding(total: Decimal, credited: Decimal, paid: Decimal) -> Decimal:
@@ -121,10 +121,17 @@ def payment_status(total: Decimal, credited: Decimal, paid: Decimal) -> PaymentS
 
 
 def next_status(current: str, total: Decimal, credited: Decimal, paid: Decimal) -> str:
-    """The status to store: the payment status, unless another rule owns the current one."""
-    if current not in PAYMENT_STATUSES:
+    """The status to store: the payment status once money has come in.
+
+    A fully credited invoice stays "credited"; one partly credited keeps that status
+    until a payment arrives, then shows how far it is paid (the credit is on its page).
+    """
+    if current == "credited":
         return current
-    return payment_status(total, credited, paid).value
+    computed = payment_status(total, credited, paid)
+    if computed is PaymentStatus.ISSUED and current not in PAYMENT_STATUSES:
+        return current
+    return computed.value
 
 
 def becomes_settled(before: str, after: str) -> bool:
