@@ -20,7 +20,7 @@ from services.invoicing.payments.handlers import (
     match_payment,
     unmatched_payments,
 )
-from services.invoicing.payments.imports import ImportResult, import_bgmax, recent_imports
+from services.invoicing.payments.imports import ImportResult, import_bgmax, recent_imports, recent_payments
 from services.invoicing.settings import InvoicingSettings
 from shared.audit import entries_for
 from shared.events import utc_now
@@ -40,6 +40,7 @@ def payments_router(settings: InvoicingSettings, engine: Engine,
         return render(request, settings, "payments.html", {
             "user": user, "unmatched": unmatched_payments(session), "imports": recent_imports(session),
             "log": entries_for(session, "payments", limit=50), "result": result, "error": error,
+            "booked": recent_payments(session),
         }, status_code=status_code)
 
     @router.get("/payments")

@@ -160,6 +160,8 @@ def test_importing_a_bgmax_file_on_the_payments_page_and_matching_the_rest_by_ha
     assert "payment.match" in detail
     payments_page = client.get("/payments").text
     assert "Inga betalningar väntar på matchning." in payments_page
+    assert f'href="/invoices/{skane["number"]}"' in payments_page, "the booked payments link their invoice"
+    assert "BgMax, OCR" in payments_page and "BgMax, matchad av ekonomi" in payments_page
     assert "payment.import" in payments_page and "payment.match" in payments_page
 
 

@@ -162,5 +162,13 @@ def _invoice_by_ocr(session: Session, reference: str) -> dict[str, InvInvoice]:
     return {digits: invoice} if invoice else {}
 
 
+def recent_payments(session: Session, limit: int = 50) -> list[tuple[InvPayment, str]]:
+    """The latest payments booked on an invoice, newest first, with the invoice's number."""
+    rows = session.exec(select(InvPayment, InvInvoice.number)
+                        .join(InvInvoice, col(InvInvoice.id) == col(InvPayment.invoice_id))
+                        .order_by(col(InvPayment.id).desc()).limit(limit))
+    return [(payment, number) for payment, number in rows]
+
+
 def recent_imports(session: Session, limit: int = 20) -> list[InvPaymentImport]:
     return list(session.exec(select(InvPaymentImport).order_by(col(InvPaymentImport.id).desc()).limit(limit)))
