@@ -16,6 +16,7 @@ from services.invoicing.overdue import overdue_loop
 from services.invoicing.pages import pages_router
 from services.invoicing.pages_books import books_router
 from services.invoicing.pages_payments import payments_router
+from services.invoicing.payments.metrics import unmatched_gauge
 from services.invoicing.payments.models import PAYMENT_MODELS
 from services.invoicing.pdf import default_renderer, render_invoice_pdf
 from services.invoicing.privacy import invoicing_privacy
@@ -59,6 +60,7 @@ def create_app(settings: InvoicingSettings | None = None, context: InvoicingCont
     runtime.run_in_background("overdue", overdue_loop(
         runtime.engine, context.clock, context.timezone, settings.overdue_check_seconds,
         after_commit=runtime.relay.notify))
+    runtime.extra_metrics.append(unmatched_gauge(runtime.engine))
     app = FastAPI(title="Reglab Nätverk – fakturering", version="1", lifespan=runtime.lifespan)
     app.state.runtime = runtime
     install_common(app, settings, runtime)

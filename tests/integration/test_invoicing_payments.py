@@ -230,6 +230,7 @@ def test_finance_matches_an_unmatched_payment_by_hand(service: Service) -> None:
     with Session(service.engine) as session:
         [waiting] = unmatched_payments(session)
     assert waiting.id is not None
+    assert "reglab_unmatched_payments 1.0" in service.client.get("/metrics").text
     with pytest.raises(PaymentError, match="finns inte"):
         match_payment(service.engine, payment_id=waiting.id, number="2017-99999", actor=FINANCE,
                       now=ISSUED_AT)
@@ -241,6 +242,7 @@ def test_finance_matches_an_unmatched_payment_by_hand(service: Service) -> None:
     with Session(service.engine) as session:
         assert unmatched_payments(session) == []
         assert entries_for(session, f"invoice:{first['number']}")[0].action == "payment.match"
+    assert "reglab_unmatched_payments 0.0" in service.client.get("/metrics").text
     assert [e.number for e in wait_for(service.paid_events, what="invoice.paid")] == [first["number"]]
 
 
