@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from services.invoicing.document import InvoiceDocument
 from services.invoicing.exports.sie import Accounts, Voucher, invoice_voucher, payment_voucher, render_sie
-from services.invoicing.models import InvInvoice, InvInvoiceLine, InvInvoicePdf
+from services.invoicing.models import InvInvoice, InvInvoicePdf
 from services.invoicing.payments.ledger import credited_by_number, paid_by_invoice
 from services.invoicing.payments.matching import outstanding
 from services.invoicing.payments.models import InvPayment
@@ -27,12 +27,6 @@ class PeriodError(ValueError):
 class Period:
     start: date | None = None
     end: date | None = None
-
-    @property
-    def label(self) -> str:
-        start = self.start.isoformat() if self.start else "början"
-        end = self.end.isoformat() if self.end else "idag"
-        return f"{start}–{end}"
 
     @property
     def slug(self) -> str:
@@ -154,7 +148,3 @@ def pdf_zip(session: Session, period: Period) -> bytes:
             archive.writestr(info, bytes(pdf))
     return buffer.getvalue()
 
-
-def lines_of(session: Session, invoice: InvInvoice) -> list[InvInvoiceLine]:
-    return list(session.exec(select(InvInvoiceLine).where(InvInvoiceLine.invoice_id == invoice.id)
-                             .order_by(col(InvInvoiceLine.position))))
