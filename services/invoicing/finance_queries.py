@@ -48,7 +48,7 @@ def filter_invoices(session: Session, chosen: InvoiceFilter, limit: int = 200,
                             col(InvInvoice.issue_date) <= date(chosen.year, 12, 31))
     if chosen.status == OVERDUE and today is not None:
         query = query.where(InvInvoice.kind == "invoice", col(InvInvoice.due_date) < today,
-                            col(InvInvoice.status).in_(["issued", "partly_paid"]))
+                            col(InvInvoice.status).in_(["issued", "partly_paid", "partly_credited"]))
     elif chosen.status:
         query = query.where(InvInvoice.status == chosen.status)
     if chosen.network:
