@@ -113,7 +113,7 @@ def timeline(session: Session, invoice: InvInvoice) -> list[TimelineEntry]:
                                      f"{format_sek(payment.amount)} betald {payment.paid_on.isoformat()}, "
                                      f"{how}{matched}" + (f", referens {payment.reference}"
                                                           if payment.reference else "")))
-    for note in credit_notes_for(session, invoice.number):
+    for note in credit_notes_for(session, invoice):
         entries.append(TimelineEntry(aware(note.issued_at), "Kreditfaktura",
                                      f"{note.number}: {format_sek(note.total)}",
                                      link=f"/invoices/{note.number}"))

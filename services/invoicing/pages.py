@@ -32,6 +32,9 @@ from services.invoicing.finance_queries import (
 from services.invoicing.pagekit import actor_of, finance_templates, form_text, render
 from services.invoicing.payments.handlers import PaymentError, register_payment
 from services.invoicing.payments.ledger import credited_by_number, ledger_for, paid_by_invoice, payable_of
+
+# The status names, also for the credit pages (services.invoicing.credit_routes reads them here).
+from services.invoicing.payments.matching import STATUS_LABELS as STATUS_LABELS
 from services.invoicing.payments.matching import outstanding
 from services.invoicing.settings import InvoicingSettings
 from shared.events import utc_now

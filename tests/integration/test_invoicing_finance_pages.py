@@ -87,7 +87,7 @@ def test_the_invoice_page_shows_lines_timeline_links_and_the_actions(client: Tes
     assert f'href="/api/v1/invoices/{invoice["number"]}.xml"' in html
     assert f'action="/invoices/{invoice["number"]}/payments"' in html
     assert f'action="/invoices/{invoice["number"]}/credit"' in html
-    assert f'action="/invoices/{invoice["number"]}/reissue"' in html
+    assert f'href="/invoices/{invoice["number"]}/reissue"' in html
     assert "Händelser" in html and "Utställd" in html
     assert "<script" not in html.lower()
 

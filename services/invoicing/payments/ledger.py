@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
+from services.invoicing.credits import credit_notes_for as credit_notes_for
 from services.invoicing.document import InvoiceDocument
 from services.invoicing.models import InvInvoice
 from services.invoicing.payments.matching import outstanding
@@ -29,16 +30,6 @@ class Ledger:
     @property
     def outstanding(self) -> Decimal:
         return outstanding(self.total, self.credited, self.paid)
-
-
-def credit_notes_for(session: Session, number: str) -> list[InvInvoice]:
-    """The credit notes that credit ``number`` (the document names the credited invoice)."""
-    candidates = session.exec(
-        select(InvInvoice).where(InvInvoice.kind == "credit_note",
-                                 col(InvInvoice.document).contains(number)).order_by(col(InvInvoice.id))
-    ).all()
-    return [note for note in candidates
-            if InvoiceDocument.model_validate_json(note.document).credited_number == number]
 
 
 def credited_by_number(session: Session) -> dict[str, Decimal]:
@@ -71,5 +62,5 @@ def payments_for(session: Session, invoice_id: int) -> list[InvPayment]:
 def ledger_for(session: Session, invoice: InvInvoice) -> Ledger:
     assert invoice.id is not None
     paid = sum((p.amount for p in payments_for(session, invoice.id)), Decimal(0))
-    credited = sum((payable_of(note) for note in credit_notes_for(session, invoice.number)), Decimal(0))
+    credited = sum((payable_of(note) for note in credit_notes_for(session, invoice)), Decimal(0))
     return Ledger(total=payable_of(invoice), credited=credited, paid=paid)
