@@ -36,7 +36,7 @@ from services.invoicing.payments.imports import ImportResult, import_bgmax
 from services.invoicing.payments.models import InvOverdueNotice, InvPayment, InvPaymentImport
 from shared.audit import entries_for
 from shared.clock import FrozenClock
-from shared.events import INVOICING_STREAM, InvoiceOverdue, InvoicePaid
+from shared.events import INVOICING_STREAM, InvoiceOverdue, InvoicePaid, MembershipCancelled
 from tests.support.bgmax import Payment, bgmax_file
 from tests.support.invoicing import AUTH, invoicing_settings, login, publish, signup_event, wait_for
 from tests.support.servers import RedisServer
@@ -430,3 +430,35 @@ def test_with_oresavrundning_payments_are_measured_against_the_rounded_amount(
         sie = client.get("/exports/verifikationer.se").content.decode("cp437")
         assert "#TRANS 1510 {} 1235.00" in sie and "#TRANS 3740 {} -0.45" in sie
         assert "#TRANS 3010 {} -1234.55" in sie
+
+
+def test_a_partly_credited_invoice_is_paid_by_what_remains_and_a_fully_credited_one_is_never_overdue(
+        service: Service) -> None:
+    """Credit notes come from cancellations and finance's "Kreditera" (services.invoicing.credits)."""
+    publish(service.redis_url, signup_event(3, [(31, "rus"), (32, "ung-region")], organisation_id=3,
+                                            org_number="2120000142", name="Region Exempel"))
+    wait_for(lambda: len(service.invoices()) == 3, what="the two-network invoice")
+    two = next(i for i in service.invoices() if len(i["lines"]) == 2)
+    single = next(i for i in service.invoices() if i["number"] != two["number"] and i["kind"] == "invoice")
+    organisation = signup_event(0, [], organisation_id=3).organisation
+    publish(service.redis_url, MembershipCancelled(
+        occurred_at=ISSUED_AT, correlation_id="cancel-32", membership_id=32, organisation=organisation,
+        network_code="ung-region", network_name="Ung region", year=2018, reason="Lämnar",
+        cancelled_by="kansliet"))
+    wait_for(lambda: service.invoice(two["number"]).status == "partly_credited",
+             what="the partial credit")
+    credited = service.client.post(f"/api/v1/invoices/{single['number']}/credit", headers=AUTH,
+                                   json={"reason": "Fel organisation"})
+    assert credited.status_code == 201, credited.text
+
+    register_payment(service.engine, number=two["number"], amount="5 000,00", paid_on="2018-02-20",
+                     reference="", actor=FINANCE, now=ISSUED_AT)
+    assert service.invoice(two["number"]).status == "paid", "10 000 less the 5 000 credited is paid"
+    paid = wait_for(service.paid_events, what="invoice.paid")
+    assert [(e.number, e.paid_amount) for e in paid] == [(two["number"], Decimal("5000.00"))]
+
+    due = date.fromisoformat(two["due_date"])
+    assert publish_overdue(service.engine, due + timedelta(days=1), ISSUED_AT) == [
+        i["number"] for i in service.invoices()
+        if i["kind"] == "invoice" and i["number"] not in (two["number"], single["number"])]
+    assert service.invoice(single["number"]).status == "credited"
