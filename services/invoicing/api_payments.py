@@ -29,7 +29,7 @@ from services.invoicing.payments.imports import ImportResult, import_bgmax
 from services.invoicing.payments.models import InvPayment
 from services.invoicing.settings import InvoicingSettings
 from shared.events import utc_now
-from shared.web import staff_api
+from shared.web import RowId, staff_api
 
 
 class PaymentIn(BaseModel):
@@ -124,7 +124,7 @@ def payments_api_router(settings: InvoicingSettings, engine: Engine,
         return _import_out(result)
 
     @router.post("/payments/{payment_id}/match", response_model=PaymentOut)
-    def match(payment_id: int, body: MatchIn, request: Request, user: UserDep,
+    def match(payment_id: RowId, body: MatchIn, request: Request, user: UserDep,
               session: SessionDep) -> PaymentOut:
         try:
             payment = match_payment(engine, payment_id=payment_id, number=body.invoice_number,

@@ -24,7 +24,7 @@ from services.invoicing.payments.imports import ImportResult, import_bgmax, rece
 from services.invoicing.settings import InvoicingSettings
 from shared.audit import entries_for
 from shared.events import utc_now
-from shared.web import csrf_valid, staff_page
+from shared.web import RowId, csrf_valid, staff_page
 
 EXPIRED = "Formuläret har gått ut. Ladda om sidan och försök igen."
 
@@ -71,7 +71,7 @@ def payments_router(settings: InvoicingSettings, engine: Engine,
         return page(request, user, session, result=result)
 
     @router.post("/payments/{payment_id}/match")
-    async def match(payment_id: int, request: Request, user: UserDep, session: SessionDep) -> Response:
+    async def match(payment_id: RowId, request: Request, user: UserDep, session: SessionDep) -> Response:
         form = await request.form()
         if not csrf_valid(request, form_text(form, "csrf_token")):
             return page(request, user, session, error=EXPIRED, status_code=400)

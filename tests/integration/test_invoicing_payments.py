@@ -462,3 +462,9 @@ def test_a_partly_credited_invoice_is_paid_by_what_remains_and_a_fully_credited_
         i["number"] for i in service.invoices()
         if i["kind"] == "invoice" and i["number"] not in (two["number"], single["number"])]
     assert service.invoice(single["number"]).status == "credited"
+
+
+def test_a_payment_id_too_large_for_the_database_is_a_422_not_a_500(service: Service) -> None:
+    response = service.client.post(f"/api/v1/payments/{2**40}/match", headers=AUTH,
+                                    json={"invoice_number": "2018-00001"})
+    assert response.status_code == 422
