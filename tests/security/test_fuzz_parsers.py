@@ -1,9 +1,8 @@
 """Hypothesis on every parser of outside input: it answers a clear refusal or a correct value, never crashes.
 
 Covered here: organisationsnummer, the sign-up fields (form and JSON),
-OCR references and the fee policy file. The BgMax parser and the payment
-OCR matching are being written elsewhere (services/invoicing/payments/): their
-Hypothesis tests belong with them at merge.
+OCR references and the fee policy file. The BgMax parser and typed amounts
+are in test_fuzz_payments.py.
 """
 
 from __future__ import annotations
