@@ -38,7 +38,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
-_WRITE_OPTION = "reglab_write"
+WRITE_OPTION = "reglab_write"
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -58,7 +58,7 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Only writers (``transaction``) take the lock; in WAL mode readers never wait.
-        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        immediate = connection.get_execution_options().get(WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
@@ -94,7 +94,7 @@ def transaction(engine: Engine) -> Iterator[Session]:
             lock = _sqlite_writer_lock(engine)
             if lock.acquire(timeout=_WRITER_WAIT_SECONDS):
                 stack.callback(lock.release)
-            writer = engine.execution_options(**{_WRITE_OPTION: True})
+            writer = engine.execution_options(**{WRITE_OPTION: True})
         session = stack.enter_context(Session(writer, expire_on_commit=False))
         stack.enter_context(session.begin())
         yield session

@@ -20,15 +20,18 @@ from sqlmodel import SQLModel
 
 from shared.audit import AuditEntry, protect_audit_log
 from shared.consumer import EventHandler, ProcessedEvent, ensure_group, subscribe
-from shared.db import create_tables, make_engine
+from shared.db import make_engine
 from shared.deadletters import DeadLetterStore
 from shared.events import ALL_STREAMS
 from shared.metrics import OUTBOX_BACKLOG, collect_stream_gauges, render
+from shared.migrations import migrate
 from shared.outbox import OutboxMessage, OutboxRelay, outbox_backlog
 from shared.retention import trim_stream
 from shared.settings import CommonSettings
 
 log = structlog.get_logger(__name__)
+# Tables every service has besides its own.
+COMMON_MODELS: list[type[SQLModel]] = [OutboxMessage, ProcessedEvent, AuditEntry]
 
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 
@@ -39,7 +42,7 @@ class ServiceRuntime:
         self.service = service
         self.settings = settings
         self.engine: Engine = make_engine(database_url)
-        self._models: list[type[SQLModel]] = [*models, OutboxMessage, ProcessedEvent, AuditEntry]
+        self._models: list[type[SQLModel]] = [*models, *COMMON_MODELS]
         # FastStream logs every message at INFO with its own handler; route it through
         # the standard logging set up in shared.logs, where only warnings show.
         self.broker = RedisBroker(settings.redis_url, logger=logging.getLogger("faststream.reglab"))
@@ -113,7 +116,8 @@ class ServiceRuntime:
         return render()
 
     async def start(self) -> None:
-        create_tables(self.engine, self._models)
+        tables = {model.__table__.name for model in self._models}  # type: ignore[attr-defined]
+        await asyncio.to_thread(migrate, self.engine, self.service, tables)
         protect_audit_log(self.engine)
         for stream in self._groups:
             await ensure_group(self.redis, stream, self.service)
