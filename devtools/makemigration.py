@@ -23,8 +23,8 @@ from shared.runtime import COMMON_MODELS
 
 def service_tables(service: str) -> set[str]:
     """A service runtime's tables: its models and the common ones (outbox, processed events, audit)."""
-    module = importlib.import_module(f"services.{service}.models")
-    return {model.__table__.name for model in [*module.MODELS, *COMMON_MODELS]}
+    module = importlib.import_module(f"services.{service}.app")
+    return {model.__table__.name for model in [*module.SERVICE_MODELS, *COMMON_MODELS]}
 
 
 def next_revision_id(service: str) -> str:

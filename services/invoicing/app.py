@@ -5,6 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
+from sqlmodel import SQLModel
 
 from services.invoicing.api import api_router
 from services.invoicing.api_payments import payments_api_router
@@ -30,6 +31,9 @@ from shared.privacy import privacy_router
 from shared.runtime import ServiceRuntime
 from shared.web import install_common
 
+# Every table this service owns (its migrations cover exactly these, plus the common ones).
+SERVICE_MODELS: list[type[SQLModel]] = [*MODELS, *PAYMENT_MODELS]
+
 
 def build_context(settings: InvoicingSettings) -> InvoicingContext:
     """The handlers' dependencies from settings; a broken policy file stops the start here."""
@@ -48,7 +52,7 @@ def build_context(settings: InvoicingSettings) -> InvoicingContext:
 def create_app(settings: InvoicingSettings | None = None, context: InvoicingContext | None = None) -> FastAPI:
     settings = settings or InvoicingSettings()
     context = context or build_context(settings)
-    runtime = ServiceRuntime("invoicing", settings, settings.database_url, [*MODELS, *PAYMENT_MODELS])
+    runtime = ServiceRuntime("invoicing", settings, settings.database_url, SERVICE_MODELS)
     privacy = invoicing_privacy()
     # notify: publish invoice.issued as soon as the sign-up's transaction commits.
     runtime.consume(REGISTRATION_STREAM, {"signup.completed": make_signup_handler(context),

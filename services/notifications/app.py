@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import FastAPI
+from sqlmodel import SQLModel
 
 from services.notifications.api import count_by_status, make_router
 from services.notifications.handlers import make_handlers
@@ -32,10 +33,13 @@ REGISTRATION_EVENTS = ("signup.completed", "meeting.scheduled", "meeting.updated
 INVOICING_EVENTS = ("invoice.issued", "invoice.overdue", "invoice.paid")
 
 
+# Every table this service owns (its migrations cover exactly these, plus the common ones).
+SERVICE_MODELS: list[type[SQLModel]] = [*MODELS, *READ_MODELS, ReminderEntry]
+
+
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
-    runtime = ServiceRuntime(SERVICE, settings, settings.database_url,
-                             [*MODELS, *READ_MODELS, ReminderEntry])
+    runtime = ServiceRuntime(SERVICE, settings, settings.database_url, SERVICE_MODELS)
     # One clock for the handlers, the sender and the reminders: tests on real processes move
     # it with REGLAB_CLOCK_FILE, so a reminder's email is due for the sender at the same moment.
     clock = clock_from_settings(settings.clock_file, settings.environment)

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
+from sqlmodel import SQLModel
 
 from services.registration.api import api_router
 from services.registration.catalogue import NETWORKS
@@ -26,14 +27,16 @@ from shared.privacy import privacy_router
 from shared.runtime import ServiceRuntime
 from shared.web import install_common
 
+# Every table this service owns (its migrations cover exactly these, plus the common ones).
+SERVICE_MODELS: list[type[SQLModel]] = [*MODELS, *LIFECYCLE_MODELS, *MEETING_MODELS]
+
 
 def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
     settings = settings or RegistrationSettings()
     # Loaded once: a broken policy file stops the start with a message naming the file.
     # An exemption naming a network the catalogue does not have is refused too.
     policies = load_policies(settings.fee_policy_dir, network_codes={n.code for n in NETWORKS})
-    runtime = ServiceRuntime("registration", settings, settings.database_url,
-                             [*MODELS, *LIFECYCLE_MODELS, *MEETING_MODELS])
+    runtime = ServiceRuntime("registration", settings, settings.database_url, SERVICE_MODELS)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -76,7 +76,7 @@ def test_instances_starting_together_migrate_once(database_url: str) -> None:
 
 
 def test_a_database_made_before_migrations_is_stamped_at_the_baseline(database_url: str) -> None:
-    models = importlib.import_module("services.notifications.models").MODELS
+    models = importlib.import_module("services.notifications.app").SERVICE_MODELS
     engine = make_engine(database_url)
     create_tables(engine, [*models, *COMMON_MODELS])
     with transaction(engine) as session:

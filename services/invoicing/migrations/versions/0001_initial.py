@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 10:38:58.507945
+Create Date: 2026-11-27 12:15:49.999523
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def upgrade() -> None:
     op.create_table('inv_fee_decision',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('membership_id', sa.Integer(), nullable=False),
-    sa.Column('signup_id', sa.Integer(), nullable=False),
+    sa.Column('signup_id', sa.Integer(), nullable=True),
     sa.Column('organisation_id', sa.Integer(), nullable=False),
     sa.Column('organisation_name', sa.String(length=300), nullable=False),
     sa.Column('org_number', sa.String(length=20), nullable=False),
@@ -93,6 +93,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_inv_invoice_signup_id'), ['signup_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_inv_invoice_source_event_id'), ['source_event_id'], unique=False)
 
+    op.create_table('inv_membership_cancellation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('membership_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_name', sa.String(length=300), nullable=False),
+    sa.Column('network_code', sa.String(length=100), nullable=False),
+    sa.Column('network_name', sa.String(length=200), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('outcome', sa.String(length=30), nullable=False),
+    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.Column('cancelled_by', sa.String(length=200), nullable=False),
+    sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('original_invoice_number', sa.String(length=30), nullable=True),
+    sa.Column('credit_note_number', sa.String(length=30), nullable=True),
+    sa.Column('source_event_id', sa.String(length=36), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('membership_id')
+    )
+    with op.batch_alter_table('inv_membership_cancellation', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inv_membership_cancellation_organisation_id'), ['organisation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inv_membership_cancellation_outcome'), ['outcome'], unique=False)
+
     op.create_table('inv_number_series',
     sa.Column('series', sa.String(length=20), nullable=False),
     sa.Column('last_sequence', sa.Integer(), nullable=False),
@@ -124,6 +147,7 @@ def upgrade() -> None:
     sa.Column('invoice_id', sa.Integer(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('membership_id', sa.Integer(), nullable=False),
+    sa.Column('charge', sa.Integer(), nullable=False),
     sa.Column('network_code', sa.String(length=100), nullable=False),
     sa.Column('network_name', sa.String(length=200), nullable=False),
     sa.Column('year', sa.Integer(), nullable=False),
@@ -134,10 +158,11 @@ def upgrade() -> None:
     sa.Column('amount', services.invoicing.models.ExactDecimal(scale=2), nullable=False),
     sa.ForeignKeyConstraint(['invoice_id'], ['inv_invoice.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('membership_id')
+    sa.UniqueConstraint('membership_id', 'charge', name='uq_inv_invoice_line_charge')
     )
     with op.batch_alter_table('inv_invoice_line', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_inv_invoice_line_invoice_id'), ['invoice_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inv_invoice_line_membership_id'), ['membership_id'], unique=False)
 
     op.create_table('inv_invoice_pdf',
     sa.Column('invoice_id', sa.Integer(), nullable=False),
@@ -145,13 +170,38 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['invoice_id'], ['inv_invoice.id'], ),
     sa.PrimaryKeyConstraint('invoice_id')
     )
+    op.create_table('inv_credit_line',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('credit_note_id', sa.Integer(), nullable=False),
+    sa.Column('credited_line_id', sa.Integer(), nullable=False),
+    sa.Column('original_invoice_id', sa.Integer(), nullable=False),
+    sa.Column('membership_id', sa.Integer(), nullable=False),
+    sa.Column('amount', services.invoicing.models.ExactDecimal(scale=2), nullable=False),
+    sa.ForeignKeyConstraint(['credit_note_id'], ['inv_invoice.id'], ),
+    sa.ForeignKeyConstraint(['credited_line_id'], ['inv_invoice_line.id'], ),
+    sa.ForeignKeyConstraint(['original_invoice_id'], ['inv_invoice.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('credited_line_id')
+    )
+    with op.batch_alter_table('inv_credit_line', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inv_credit_line_credit_note_id'), ['credit_note_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inv_credit_line_membership_id'), ['membership_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inv_credit_line_original_invoice_id'), ['original_invoice_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('inv_credit_line', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inv_credit_line_original_invoice_id'))
+        batch_op.drop_index(batch_op.f('ix_inv_credit_line_membership_id'))
+        batch_op.drop_index(batch_op.f('ix_inv_credit_line_credit_note_id'))
+
+    op.drop_table('inv_credit_line')
     op.drop_table('inv_invoice_pdf')
     with op.batch_alter_table('inv_invoice_line', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inv_invoice_line_membership_id'))
         batch_op.drop_index(batch_op.f('ix_inv_invoice_line_invoice_id'))
 
     op.drop_table('inv_invoice_line')
@@ -161,6 +211,11 @@ def downgrade() -> None:
 
     op.drop_table('outbox')
     op.drop_table('inv_number_series')
+    with op.batch_alter_table('inv_membership_cancellation', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inv_membership_cancellation_outcome'))
+        batch_op.drop_index(batch_op.f('ix_inv_membership_cancellation_organisation_id'))
+
+    op.drop_table('inv_membership_cancellation')
     with op.batch_alter_table('inv_invoice', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inv_invoice_source_event_id'))
         batch_op.drop_index(batch_op.f('ix_inv_invoice_signup_id'))

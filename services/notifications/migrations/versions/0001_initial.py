@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 10:38:59.685220
+Create Date: 2026-11-27 12:15:51.647212
 """
 
 from __future__ import annotations
@@ -37,6 +37,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_entry_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_entry_subject'), ['subject'], unique=False)
 
+    op.create_table('ntf_dead_letter',
+    sa.Column('dead_letter_id', sa.String(length=200), nullable=False),
+    sa.Column('recorded_at', services.notifications.models.UtcDateTime(), nullable=False),
+    sa.Column('source_stream', sa.String(length=200), nullable=False),
+    sa.Column('group', sa.String(length=200), nullable=False),
+    sa.Column('event_type', sa.String(length=100), nullable=False),
+    sa.Column('error', sa.String(length=2000), nullable=False),
+    sa.PrimaryKeyConstraint('dead_letter_id')
+    )
     op.create_table('ntf_email',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=40), nullable=False),
@@ -61,6 +70,88 @@ def upgrade() -> None:
     with op.batch_alter_table('ntf_email', schema=None) as batch_op:
         batch_op.create_index('ix_ntf_email_due', ['status', 'next_attempt_at'], unique=False)
 
+    op.create_table('ntf_invitee',
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=300), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_name', sa.String(length=300), nullable=False),
+    sa.PrimaryKeyConstraint('meeting_id', 'contact_id')
+    )
+    op.create_table('ntf_invoice',
+    sa.Column('number', sa.String(length=40), nullable=False),
+    sa.Column('organisation', sa.String(length=300), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=False),
+    sa.Column('due_date', sa.Date(), nullable=False),
+    sa.Column('ocr', sa.String(length=40), nullable=False),
+    sa.Column('total', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('outstanding', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('overdue_as_of', sa.Date(), nullable=True),
+    sa.Column('paid', sa.Boolean(), nullable=False),
+    sa.Column('credited', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('number')
+    )
+    op.create_table('ntf_meeting',
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('network_code', sa.String(length=100), nullable=False),
+    sa.Column('network_name', sa.String(length=200), nullable=False),
+    sa.Column('title', sa.String(length=500), nullable=False),
+    sa.Column('starts_at', services.notifications.models.UtcDateTime(), nullable=False),
+    sa.Column('ends_at', services.notifications.models.UtcDateTime(), nullable=False),
+    sa.Column('venue', sa.String(length=500), nullable=False),
+    sa.Column('address', sa.String(length=500), nullable=False),
+    sa.Column('agenda', sa.String(length=10000), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=False),
+    sa.Column('registration_deadline', sa.Date(), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.Column('cancelled', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('meeting_id')
+    )
+    op.create_table('ntf_network_weeks',
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('weeks', sa.String(length=400), nullable=False),
+    sa.PrimaryKeyConstraint('year')
+    )
+    op.create_table('ntf_participant',
+    sa.Column('participant_id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=True),
+    sa.Column('name', sa.String(length=300), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=False),
+    sa.Column('organisation_name', sa.String(length=300), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.PrimaryKeyConstraint('participant_id')
+    )
+    with op.batch_alter_table('ntf_participant', schema=None) as batch_op:
+        batch_op.create_index('ix_ntf_participant_meeting', ['meeting_id'], unique=False)
+
+    op.create_table('ntf_reminder',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('rule', sa.String(length=40), nullable=False),
+    sa.Column('source_key', sa.String(length=100), nullable=False),
+    sa.Column('recipient', sa.String(length=320), nullable=False),
+    sa.Column('recipient_name', sa.String(length=300), nullable=False),
+    sa.Column('ref', sa.String(length=100), nullable=False),
+    sa.Column('subject', sa.String(length=500), nullable=False),
+    sa.Column('due_at', services.notifications.models.UtcDateTime(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('email_id', sa.Integer(), nullable=True),
+    sa.Column('note', sa.String(length=500), nullable=False),
+    sa.Column('created_at', services.notifications.models.UtcDateTime(), nullable=False),
+    sa.Column('handled_at', services.notifications.models.UtcDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('rule', 'source_key', 'recipient', name='uq_ntf_reminder_rule_source_recipient')
+    )
+    with op.batch_alter_table('ntf_reminder', schema=None) as batch_op:
+        batch_op.create_index('ix_ntf_reminder_due', ['status', 'due_at'], unique=False)
+
+    op.create_table('ntf_unsubscribed',
+    sa.Column('contact_id', sa.Integer(), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=False),
+    sa.Column('at', services.notifications.models.UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('contact_id')
+    )
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('event_id', sa.String(length=36), nullable=False),
@@ -92,10 +183,24 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_outbox_published_at'))
 
     op.drop_table('outbox')
+    op.drop_table('ntf_unsubscribed')
+    with op.batch_alter_table('ntf_reminder', schema=None) as batch_op:
+        batch_op.drop_index('ix_ntf_reminder_due')
+
+    op.drop_table('ntf_reminder')
+    with op.batch_alter_table('ntf_participant', schema=None) as batch_op:
+        batch_op.drop_index('ix_ntf_participant_meeting')
+
+    op.drop_table('ntf_participant')
+    op.drop_table('ntf_network_weeks')
+    op.drop_table('ntf_meeting')
+    op.drop_table('ntf_invoice')
+    op.drop_table('ntf_invitee')
     with op.batch_alter_table('ntf_email', schema=None) as batch_op:
         batch_op.drop_index('ix_ntf_email_due')
 
     op.drop_table('ntf_email')
+    op.drop_table('ntf_dead_letter')
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_entry_subject'))
         batch_op.drop_index(batch_op.f('ix_audit_entry_at'))

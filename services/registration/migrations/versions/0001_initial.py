@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 10:38:57.028572
+Create Date: 2026-11-27 12:15:48.350862
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+import services.registration.meetings.models
 import services.registration.models
 import sqlmodel
 
@@ -58,6 +59,11 @@ def upgrade() -> None:
     sa.Column('processed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('event_id')
     )
+    op.create_table('reg_contact_sync',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('last_signup_id', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('reg_network',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=50), nullable=False),
@@ -69,6 +75,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
     )
+    op.create_table('reg_network_week',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('week', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('year', 'week', name='uq_reg_network_week')
+    )
+    with op.batch_alter_table('reg_network_week', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reg_network_week_year'), ['year'], unique=False)
+
     op.create_table('reg_organisation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('org_number', sa.String(length=10), nullable=False),
@@ -83,6 +99,54 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('org_number')
     )
+    op.create_table('reg_renewal_run',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('from_year', sa.Integer(), nullable=False),
+    sa.Column('to_year', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('organisations_total', sa.Integer(), nullable=False),
+    sa.Column('organisations_done', sa.Integer(), nullable=False),
+    sa.Column('memberships_created', sa.Integer(), nullable=False),
+    sa.Column('last_organisation_id', sa.Integer(), nullable=False),
+    sa.Column('started_by', sa.String(length=200), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_by', sa.String(length=200), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('reg_renewal_run', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reg_renewal_run_from_year'), ['from_year'], unique=False)
+        batch_op.create_index('uq_reg_renewal_run_unfinished', ['from_year', 'to_year'], unique=True, sqlite_where=sa.text("status = 'running'"), postgresql_where=sa.text("status = 'running'"))
+
+    op.create_table('reg_meeting',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('network_id', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('starts_at', services.registration.meetings.models.UtcDateTime(), nullable=False),
+    sa.Column('ends_at', services.registration.meetings.models.UtcDateTime(), nullable=False),
+    sa.Column('venue', sa.String(length=200), nullable=False),
+    sa.Column('address', sa.String(length=300), nullable=False),
+    sa.Column('agenda', sa.Text(), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=False),
+    sa.Column('registration_deadline', sa.Date(), nullable=False),
+    sa.Column('cost_venue', services.registration.models.DecimalText(), nullable=False),
+    sa.Column('cost_food', services.registration.models.DecimalText(), nullable=False),
+    sa.Column('cost_speakers', services.registration.models.DecimalText(), nullable=False),
+    sa.Column('outside_weeks_reason', sa.String(length=1000), nullable=False),
+    sa.Column('extra_meeting_reason', sa.String(length=1000), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('cancel_reason', sa.String(length=1000), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.Column('created_at', services.registration.meetings.models.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', services.registration.meetings.models.UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['network_id'], ['reg_network.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('reg_meeting', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reg_meeting_network_id'), ['network_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_reg_meeting_year'), ['year'], unique=False)
+
     op.create_table('reg_signup',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('token', sa.String(length=64), nullable=False),
@@ -108,6 +172,32 @@ def upgrade() -> None:
     with op.batch_alter_table('reg_signup', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_reg_signup_organisation_id'), ['organisation_id'], unique=False)
 
+    op.create_table('reg_contact',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('network_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('subscribed', sa.Boolean(), nullable=False),
+    sa.Column('signup_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', services.registration.meetings.models.UtcDateTime(), nullable=False),
+    sa.Column('unsubscribed_at', services.registration.meetings.models.UtcDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['network_id'], ['reg_network.id'], ),
+    sa.ForeignKeyConstraint(['organisation_id'], ['reg_organisation.id'], ),
+    sa.ForeignKeyConstraint(['signup_id'], ['reg_signup.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('organisation_id', 'network_id', 'email', name='uq_reg_contact')
+    )
+    with op.batch_alter_table('reg_contact', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reg_contact_network_id'), ['network_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_reg_contact_organisation_id'), ['organisation_id'], unique=False)
+
+    op.create_table('reg_contact_synced_signup',
+    sa.Column('signup_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['signup_id'], ['reg_signup.id'], ),
+    sa.PrimaryKeyConstraint('signup_id')
+    )
     op.create_table('reg_membership',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('organisation_id', sa.Integer(), nullable=False),
@@ -126,6 +216,59 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_reg_membership_network_id'), ['network_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_reg_membership_organisation_id'), ['organisation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_reg_membership_year'), ['year'], unique=False)
+
+    op.create_table('reg_meeting_participant',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=True),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('organisation_name', sa.String(length=200), nullable=False),
+    sa.Column('dietary', sa.String(length=500), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('queued_at', services.registration.meetings.models.UtcDateTime(), nullable=False),
+    sa.Column('created_at', services.registration.meetings.models.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', services.registration.meetings.models.UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['contact_id'], ['reg_contact.id'], ),
+    sa.ForeignKeyConstraint(['meeting_id'], ['reg_meeting.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('meeting_id', 'email', name='uq_reg_meeting_participant')
+    )
+    with op.batch_alter_table('reg_meeting_participant', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reg_meeting_participant_meeting_id'), ['meeting_id'], unique=False)
+
+    op.create_table('reg_membership_cancellation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('membership_id', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.String(length=300), nullable=False),
+    sa.Column('cancelled_by', sa.String(length=200), nullable=False),
+    sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['membership_id'], ['reg_membership.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('membership_id')
+    )
+    op.create_table('reg_renewal_opt_out',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('membership_id', sa.Integer(), nullable=False),
+    sa.Column('opted_out_by', sa.String(length=200), nullable=False),
+    sa.Column('opted_out_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['membership_id'], ['reg_membership.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('membership_id')
+    )
+    op.create_table('reg_renewed_membership',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('membership_id', sa.Integer(), nullable=False),
+    sa.Column('from_membership_id', sa.Integer(), nullable=False),
+    sa.Column('renewal_run_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['from_membership_id'], ['reg_membership.id'], ),
+    sa.ForeignKeyConstraint(['membership_id'], ['reg_membership.id'], ),
+    sa.ForeignKeyConstraint(['renewal_run_id'], ['reg_renewal_run.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('membership_id')
+    )
+    with op.batch_alter_table('reg_renewed_membership', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reg_renewed_membership_renewal_run_id'), ['renewal_run_id'], unique=False)
 
     op.create_table('reg_signup_line',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -153,18 +296,49 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_reg_signup_line_signup_id'))
 
     op.drop_table('reg_signup_line')
+    with op.batch_alter_table('reg_renewed_membership', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reg_renewed_membership_renewal_run_id'))
+
+    op.drop_table('reg_renewed_membership')
+    op.drop_table('reg_renewal_opt_out')
+    op.drop_table('reg_membership_cancellation')
+    with op.batch_alter_table('reg_meeting_participant', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reg_meeting_participant_meeting_id'))
+
+    op.drop_table('reg_meeting_participant')
     with op.batch_alter_table('reg_membership', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reg_membership_year'))
         batch_op.drop_index(batch_op.f('ix_reg_membership_organisation_id'))
         batch_op.drop_index(batch_op.f('ix_reg_membership_network_id'))
 
     op.drop_table('reg_membership')
+    op.drop_table('reg_contact_synced_signup')
+    with op.batch_alter_table('reg_contact', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reg_contact_organisation_id'))
+        batch_op.drop_index(batch_op.f('ix_reg_contact_network_id'))
+
+    op.drop_table('reg_contact')
     with op.batch_alter_table('reg_signup', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reg_signup_organisation_id'))
 
     op.drop_table('reg_signup')
+    with op.batch_alter_table('reg_meeting', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reg_meeting_year'))
+        batch_op.drop_index(batch_op.f('ix_reg_meeting_network_id'))
+
+    op.drop_table('reg_meeting')
+    with op.batch_alter_table('reg_renewal_run', schema=None) as batch_op:
+        batch_op.drop_index('uq_reg_renewal_run_unfinished', sqlite_where=sa.text("status = 'running'"), postgresql_where=sa.text("status = 'running'"))
+        batch_op.drop_index(batch_op.f('ix_reg_renewal_run_from_year'))
+
+    op.drop_table('reg_renewal_run')
     op.drop_table('reg_organisation')
+    with op.batch_alter_table('reg_network_week', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reg_network_week_year'))
+
+    op.drop_table('reg_network_week')
     op.drop_table('reg_network')
+    op.drop_table('reg_contact_sync')
     op.drop_table('processed_event')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_published_at'))
