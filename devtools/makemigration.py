@@ -17,8 +17,7 @@ from pathlib import Path
 from alembic import command
 
 from shared.db import make_engine
-from shared.migrations import alembic_config, migrate, script_location
-from shared.runtime import COMMON_MODELS
+from shared.migrations import COMMON_MODELS, alembic_config, migrate, script_location
 
 
 def service_tables(service: str) -> set[str]:

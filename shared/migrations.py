@@ -13,7 +13,7 @@ itself: a transaction-scoped advisory lock on PostgreSQL, the write lock
 from __future__ import annotations
 
 import zlib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,9 +28,14 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
+from shared.audit import AuditEntry
+from shared.consumer import ProcessedEvent
 from shared.db import WRITE_OPTION, is_sqlite
+from shared.outbox import OutboxMessage
 
 log = structlog.get_logger(__name__)
+# Tables every service has besides its own: the outbox, processed events, the audit log.
+COMMON_MODELS: list[type[SQLModel]] = [OutboxMessage, ProcessedEvent, AuditEntry]
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 BASELINE = "0001"
 
@@ -119,6 +124,12 @@ def migrate(engine: Engine, service: str, tables: Collection[str]) -> None:
         after = MigrationContext.configure(connection).get_current_revision()
     if before != after:
         log.info("database migrated", service=service, from_revision=before, to_revision=after)
+
+
+def migrate_service(engine: Engine, service: str, models: Sequence[type[SQLModel]]) -> None:
+    """:func:`migrate` for a service's own models plus the tables every service has."""
+    tables = {model.__table__.name for model in [*models, *COMMON_MODELS]}  # type: ignore[attr-defined]
+    migrate(engine, service, tables)
 
 
 def head_revision(service: str) -> str | None:

@@ -18,20 +18,18 @@ from redis.asyncio import Redis
 from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
 
-from shared.audit import AuditEntry, protect_audit_log
-from shared.consumer import EventHandler, ProcessedEvent, ensure_group, subscribe
+from shared.audit import protect_audit_log
+from shared.consumer import EventHandler, ensure_group, subscribe
 from shared.db import make_engine
 from shared.deadletters import DeadLetterStore
 from shared.events import ALL_STREAMS
 from shared.metrics import OUTBOX_BACKLOG, collect_stream_gauges, render
-from shared.migrations import migrate
+from shared.migrations import migrate_service
 from shared.outbox import OutboxMessage, OutboxRelay, outbox_backlog
 from shared.retention import trim_stream
 from shared.settings import CommonSettings
 
 log = structlog.get_logger(__name__)
-# Tables every service has besides its own.
-COMMON_MODELS: list[type[SQLModel]] = [OutboxMessage, ProcessedEvent, AuditEntry]
 
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 
@@ -42,7 +40,7 @@ class ServiceRuntime:
         self.service = service
         self.settings = settings
         self.engine: Engine = make_engine(database_url)
-        self._models: list[type[SQLModel]] = [*models, *COMMON_MODELS]
+        self._models: list[type[SQLModel]] = list(models)
         # FastStream logs every message at INFO with its own handler; route it through
         # the standard logging set up in shared.logs, where only warnings show.
         self.broker = RedisBroker(settings.redis_url, logger=logging.getLogger("faststream.reglab"))
@@ -116,8 +114,7 @@ class ServiceRuntime:
         return render()
 
     async def start(self) -> None:
-        tables = {model.__table__.name for model in self._models}  # type: ignore[attr-defined]
-        await asyncio.to_thread(migrate, self.engine, self.service, tables)
+        await asyncio.to_thread(migrate_service, self.engine, self.service, self._models)
         protect_audit_log(self.engine)
         for stream in self._groups:
             await ensure_group(self.redis, stream, self.service)

@@ -12,13 +12,11 @@ import sys
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from services.invoicing.models import MODELS
 from services.invoicing.overdue import publish_overdue
-from services.invoicing.payments.models import PAYMENT_MODELS
 from services.invoicing.settings import InvoicingSettings
 from shared.clock import clock_from_settings
-from shared.db import create_tables, make_engine
-from shared.outbox import OutboxMessage
+from shared.db import make_engine
+from shared.migrations import migrate_service
 
 
 def main(argv: list[str]) -> int:
@@ -36,7 +34,9 @@ def main(argv: list[str]) -> int:
         return 2
     engine = make_engine(settings.database_url)
     try:
-        create_tables(engine, [*MODELS, *PAYMENT_MODELS, OutboxMessage])
+        from services.invoicing.app import SERVICE_MODELS  # the app's tables, not just the overdue ones
+
+        migrate_service(engine, "invoicing", SERVICE_MODELS)
         published = publish_overdue(engine, as_of, now)
     finally:
         engine.dispose()

@@ -16,16 +16,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from services.registration.lifecycle_models import LIFECYCLE_MODELS, RenewalRun
-from services.registration.models import MODELS
+from services.registration.lifecycle_models import RenewalRun
 from services.registration.renewal_rules import RenewalRefused, progress_percent
 from services.registration.renewals import run_to_end, start_or_resume
 from services.registration.settings import RegistrationSettings
-from shared.audit import AuditEntry
-from shared.db import create_tables, make_engine
+from shared.db import make_engine
 from shared.events import utc_now
 from shared.logs import configure_logging
-from shared.outbox import OutboxMessage
+from shared.migrations import migrate_service
 from shared.policy import load_policies
 
 
@@ -62,7 +60,9 @@ def main(argv: Sequence[str], settings: RegistrationSettings | None = None) -> i
     policies = load_policies(settings.fee_policy_dir)
     engine = make_engine(settings.database_url)
     try:
-        create_tables(engine, [*MODELS, *LIFECYCLE_MODELS, OutboxMessage, AuditEntry])
+        from services.registration.app import SERVICE_MODELS  # the app's tables, not just the renewal's
+
+        migrate_service(engine, "registration", SERVICE_MODELS)
         try:
             run, created = start_or_resume(engine, args.from_year, args.to_year, policies=policies,
                                            actor=actor, now=utc_now())

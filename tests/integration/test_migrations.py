@@ -18,8 +18,7 @@ from sqlmodel import Session, SQLModel
 from devtools.makemigration import service_tables
 from shared.audit import entries_for, record_act
 from shared.db import create_tables, make_engine, transaction
-from shared.migrations import head_revision, include_only, migrate
-from shared.runtime import COMMON_MODELS
+from shared.migrations import COMMON_MODELS, head_revision, include_only, migrate
 
 SERVICES = ["registration", "invoicing", "notifications"]
 

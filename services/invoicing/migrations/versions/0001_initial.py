@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 12:15:49.999523
+Create Date: 2026-11-27 12:21:34.493615
 """
 
 from __future__ import annotations
@@ -116,10 +116,39 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_inv_membership_cancellation_organisation_id'), ['organisation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_inv_membership_cancellation_outcome'), ['outcome'], unique=False)
 
+    op.create_table('inv_network_cost',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('network_code', sa.String(length=100), nullable=False),
+    sa.Column('network_name', sa.String(length=200), nullable=False),
+    sa.Column('amount', services.invoicing.models.ExactDecimal(scale=2), nullable=False),
+    sa.Column('note', sa.String(length=500), nullable=False),
+    sa.Column('updated_by', sa.String(length=200), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('year', 'network_code', name='uq_inv_network_cost_year_network')
+    )
+    with op.batch_alter_table('inv_network_cost', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inv_network_cost_year'), ['year'], unique=False)
+
     op.create_table('inv_number_series',
     sa.Column('series', sa.String(length=20), nullable=False),
     sa.Column('last_sequence', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('series')
+    )
+    op.create_table('inv_payment_import',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('file_hash', sa.String(length=64), nullable=False),
+    sa.Column('filename', sa.String(length=300), nullable=False),
+    sa.Column('file_created_at', sa.DateTime(), nullable=True),
+    sa.Column('payment_count', sa.Integer(), nullable=False),
+    sa.Column('matched_count', sa.Integer(), nullable=False),
+    sa.Column('duplicate_count', sa.Integer(), nullable=False),
+    sa.Column('total', services.invoicing.models.ExactDecimal(scale=2), nullable=False),
+    sa.Column('imported_by', sa.String(length=200), nullable=False),
+    sa.Column('imported_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('file_hash')
     )
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -170,6 +199,41 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['invoice_id'], ['inv_invoice.id'], ),
     sa.PrimaryKeyConstraint('invoice_id')
     )
+    op.create_table('inv_overdue_notice',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('invoice_id', sa.Integer(), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('outstanding', services.invoicing.models.ExactDecimal(scale=2), nullable=False),
+    sa.Column('published_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['invoice_id'], ['inv_invoice.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('invoice_id', 'as_of', name='uq_inv_overdue_invoice_day')
+    )
+    op.create_table('inv_payment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('invoice_id', sa.Integer(), nullable=True),
+    sa.Column('amount', services.invoicing.models.ExactDecimal(scale=2), nullable=False),
+    sa.Column('paid_on', sa.Date(), nullable=False),
+    sa.Column('reference', sa.String(length=100), nullable=False),
+    sa.Column('source', sa.String(length=20), nullable=False),
+    sa.Column('import_id', sa.Integer(), nullable=True),
+    sa.Column('bank_identity', sa.String(length=60), nullable=True),
+    sa.Column('payer', sa.String(length=300), nullable=False),
+    sa.Column('unmatched_reason', sa.String(length=300), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('registered_by', sa.String(length=200), nullable=False),
+    sa.Column('registered_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('matched_by', sa.String(length=200), nullable=False),
+    sa.Column('matched_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['import_id'], ['inv_payment_import.id'], ),
+    sa.ForeignKeyConstraint(['invoice_id'], ['inv_invoice.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('bank_identity')
+    )
+    with op.batch_alter_table('inv_payment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inv_payment_import_id'), ['import_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inv_payment_invoice_id'), ['invoice_id'], unique=False)
+
     op.create_table('inv_credit_line',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('credit_note_id', sa.Integer(), nullable=False),
@@ -199,6 +263,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_inv_credit_line_credit_note_id'))
 
     op.drop_table('inv_credit_line')
+    with op.batch_alter_table('inv_payment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inv_payment_invoice_id'))
+        batch_op.drop_index(batch_op.f('ix_inv_payment_import_id'))
+
+    op.drop_table('inv_payment')
+    op.drop_table('inv_overdue_notice')
     op.drop_table('inv_invoice_pdf')
     with op.batch_alter_table('inv_invoice_line', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inv_invoice_line_membership_id'))
@@ -210,7 +280,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_outbox_published_at'))
 
     op.drop_table('outbox')
+    op.drop_table('inv_payment_import')
     op.drop_table('inv_number_series')
+    with op.batch_alter_table('inv_network_cost', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inv_network_cost_year'))
+
+    op.drop_table('inv_network_cost')
     with op.batch_alter_table('inv_membership_cancellation', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inv_membership_cancellation_outcome'))
         batch_op.drop_index(batch_op.f('ix_inv_membership_cancellation_organisation_id'))

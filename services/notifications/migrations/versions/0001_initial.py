@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 12:15:51.647212
+Create Date: 2026-11-27 12:21:36.329774
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 12:15:48.350862
+Create Date: 2026-11-27 12:21:32.132775
 """
 
 from __future__ import annotations
