@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
@@ -20,6 +23,7 @@ from services.invoicing.pages_payments import payments_router
 from services.invoicing.payments.metrics import unmatched_gauge
 from services.invoicing.payments.models import PAYMENT_MODELS
 from services.invoicing.pdf import default_renderer, render_invoice_pdf
+from services.invoicing.policy_audit import record_policy_changes
 from services.invoicing.privacy import invoicing_privacy
 from services.invoicing.renewals import make_renewal_handler
 from services.invoicing.settings import InvoicingSettings
@@ -65,7 +69,14 @@ def create_app(settings: InvoicingSettings | None = None, context: InvoicingCont
         runtime.engine, context.clock, context.timezone, settings.overdue_check_seconds,
         after_commit=runtime.relay.notify))
     runtime.extra_metrics.append(unmatched_gauge(runtime.engine))
-    app = FastAPI(title="Reglab Nätverk – fakturering", version="1", lifespan=runtime.lifespan)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime.lifespan(app):
+            # A policy file added or edited since the last start is an act of finance: audit it.
+            await asyncio.to_thread(record_policy_changes, runtime.engine, context.policies, context.clock())
+            yield
+
+    app = FastAPI(title="Reglab Nätverk – fakturering", version="1", lifespan=lifespan)
     app.state.runtime = runtime
     install_common(app, settings, runtime)
     app.include_router(credit_router(settings, runtime, context))

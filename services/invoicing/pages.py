@@ -37,6 +37,7 @@ from services.invoicing.payments.ledger import credited_by_number, ledger_for, p
 from services.invoicing.payments.matching import STATUS_LABELS as STATUS_LABELS
 from services.invoicing.payments.matching import outstanding
 from services.invoicing.settings import InvoicingSettings
+from shared.audit import recent_entries
 from shared.events import utc_now
 from shared.web import csrf_valid, staff_page
 
@@ -149,6 +150,8 @@ def pages_router(settings: InvoicingSettings, engine: Engine,
             "decisions": queries.list_decisions(session, outcome=outcome or None),
             "counts": queries.decision_counts(session),
             "outcome": outcome,
+            # Policy files loaded or changed (audited at start): the rules these decisions follow.
+            "entries": recent_entries(session, limit=50, subject_prefix="policy:"),
         })
 
     return router

@@ -17,6 +17,8 @@ from services.notifications.alerts import KIND_LABELS
 from services.notifications.domain import EmailStatus
 from services.notifications.models import Email
 from services.notifications.settings import NotificationsSettings
+from shared.audit import record_act
+from shared.auth import client_address
 from shared.db import transaction
 from shared.events import utc_now
 from shared.web import (
@@ -106,8 +108,8 @@ def list_emails(engine: Engine, *, status: EmailStatus | None, before: int | Non
     return EmailLog(counts=count_by_status(engine), emails=emails, next_before=next_before)
 
 
-def send_again(engine: Engine, email_id: int, now: datetime) -> bool:
-    """A failed email back to ``queued``, due now, with a fresh series of attempts.
+def send_again(engine: Engine, email_id: int, now: datetime, *, actor: str, remote_addr: str) -> bool:
+    """A failed email back to ``queued``, due now, with a fresh series of attempts; audited.
 
     Only a failed email that has a message (one that could not even be built
     has none); the previous error stays until the next attempt's outcome.
@@ -119,7 +121,11 @@ def send_again(engine: Engine, email_id: int, now: datetime) -> bool:
                    table.c.message_id != "")
             .values(status=EmailStatus.queued.value, attempts=0, next_attempt_at=now, claimed_by=None)
         )
-    return bool(result.rowcount == 1)
+        queued = bool(result.rowcount == 1)
+        if queued:
+            record_act(session, actor=actor, action="email.send_again", subject=f"email:{email_id}",
+                       remote_addr=remote_addr, at=now)
+    return queued
 
 
 def _local(value: datetime | None) -> str:
@@ -158,15 +164,15 @@ def make_router(settings: NotificationsSettings, engine: Engine,
         form = await request.form()
         if not csrf_valid(request, str(form.get("csrf_token") or "")):
             raise HTTPException(400, "Formuläret har gått ut. Ladda om sidan och försök igen.")
-        if send_again(engine, email_id, utc_now()):
+        if send_again(engine, email_id, utc_now(), actor=user, remote_addr=client_address(request)):
             wake()
         return RedirectResponse("/?status=queued", status_code=303)
 
     @router.post("/api/v1/emails/{email_id}/send-again", tags=["emails"],
                  responses={409: {"description": "the email is not failed, or has no message to send"}})
-    def send_again_api(email_id: RowId, _user: str = api_user) -> dict[str, str]:
+    def send_again_api(email_id: RowId, request: Request, user: str = api_user) -> dict[str, str]:
         """Queue a failed email again (a fresh series of attempts)."""
-        if not send_again(engine, email_id, utc_now()):
+        if not send_again(engine, email_id, utc_now(), actor=user, remote_addr=client_address(request)):
             raise HTTPException(409, "Bara misslyckad e-post med ett meddelande kan skickas igen")
         wake()
         return {"status": EmailStatus.queued.value}

@@ -24,6 +24,7 @@ from services.notifications.app import create_app
 from services.notifications.handlers import record_emails
 from services.notifications.models import MODELS, Email
 from services.notifications.settings import NotificationsSettings
+from shared.audit import entries_for
 from shared.db import create_tables, make_engine, transaction
 from shared.deadletters import DeadLetterStore
 from shared.events import INVOICING_STREAM, OPERATIONS_STREAM, utc_now
@@ -151,8 +152,8 @@ def test_an_email_refused_past_the_ceiling_is_failed_and_staff_are_told_once(
     assert smtp_server.to(CONTACT) == []
 
 
-def test_skicka_igen_on_the_log_page_queues_a_failed_email_which_then_goes_out_once(
-        client: TestClient, redis_server: RedisServer, smtp_server: SmtpServer) -> None:
+def test_skicka_igen_on_the_log_page_queues_a_failed_email_which_then_goes_out_once_and_is_audited(
+        client: TestClient, redis_server: RedisServer, smtp_server: SmtpServer, database_url: str) -> None:
     smtp_server.refuse_recipients(CONTACT)
     publish(redis_server.url, signup_event())
     eventually(lambda: settled(client, 2), what="the confirmation failed")
@@ -171,6 +172,11 @@ def test_skicka_igen_on_the_log_page_queues_a_failed_email_which_then_goes_out_o
     eventually(lambda: settled(client, 2), what="nothing left queued")
     assert len(smtp_server.to(CONTACT)) == 1 and len(smtp_server.to(STAFF)) == 1
     assert client.post(f"/api/v1/emails/{failed['id']}/send-again", headers=AUTH).status_code == 409
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        [entry] = entries_for(session, f"email:{failed['id']}")
+    engine.dispose()
+    assert (entry.actor, entry.action) == ("admin", "email.send_again") and entry.remote_addr
 
 
 def test_a_failing_staff_alert_raises_no_further_alert(
