@@ -7,7 +7,7 @@ its runtime names: :func:`run_migrations` (called from each
 them. Concurrent starts of several instances are serialised by the database
 itself: a transaction-scoped advisory lock on PostgreSQL, the write lock
 (``BEGIN IMMEDIATE``) on SQLite. A database created before migrations existed
-(``create_all``, with no ``alembic_version``) is stamped at the baseline first.
+(``create_all``, with no ``alembic_version_<service>``) is stamped at the baseline first.
 """
 
 from __future__ import annotations
@@ -38,14 +38,21 @@ log = structlog.get_logger(__name__)
 COMMON_MODELS: list[type[SQLModel]] = [OutboxMessage, ProcessedEvent, AuditEntry]
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 BASELINE = "0001"
+TABLE_PREFIX = {"registration": "reg_", "invoicing": "inv_", "notifications": "ntf_"}
 
 
 def script_location(service: str) -> Path:
     return SERVICES_DIR / service / "migrations"
 
 
+def version_table(service: str) -> str:
+    """Each service keeps its own revision, so services sharing one database never read each other's."""
+    return f"alembic_version_{service}"
+
+
 def alembic_config(service: str, tables: Collection[str], connection: Connection | None = None) -> Config:
     config = Config()
+    config.attributes["service"] = service
     config.set_main_option("script_location", str(script_location(service)))
     config.attributes["tables"] = frozenset(tables)
     config.attributes["connection"] = connection
@@ -97,6 +104,7 @@ def run_migrations() -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=render_item,
+        version_table=version_table(config.attributes["service"]),
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -115,13 +123,15 @@ def migrate(engine: Engine, service: str, tables: Collection[str]) -> None:
         _lock(connection, service)
         config = alembic_config(service, tables, connection)
         existing = set(inspect(connection).get_table_names())
-        if "alembic_version" not in existing and existing & set(tables):
+        # Only this service's own tables say it was here before (the common ones have no prefix).
+        own = {name for name in tables if name.startswith(TABLE_PREFIX[service])}
+        if version_table(service) not in existing and existing & own:
             log.warning("database predates migrations; stamping it at the baseline", service=service,
                         baseline=BASELINE)
             command.stamp(config, BASELINE)
-        before = MigrationContext.configure(connection).get_current_revision()
+        before = current_revision(connection, service)
         command.upgrade(config, "head")
-        after = MigrationContext.configure(connection).get_current_revision()
+        after = current_revision(connection, service)
     if before != after:
         log.info("database migrated", service=service, from_revision=before, to_revision=after)
 
@@ -130,6 +140,11 @@ def migrate_service(engine: Engine, service: str, models: Sequence[type[SQLModel
     """:func:`migrate` for a service's own models plus the tables every service has."""
     tables = {model.__table__.name for model in [*models, *COMMON_MODELS]}  # type: ignore[attr-defined]
     migrate(engine, service, tables)
+
+
+def current_revision(connection: Connection, service: str) -> str | None:
+    context = MigrationContext.configure(connection, opts={"version_table": version_table(service)})
+    return context.get_current_revision()
 
 
 def head_revision(service: str) -> str | None:

@@ -30,6 +30,9 @@ from shared.retention import trim_stream
 from shared.settings import CommonSettings
 
 log = structlog.get_logger(__name__)
+# How long stop() waits for background tasks to end after cancelling them, per attempt.
+STOP_WAIT_SECONDS = 2.0
+STOP_ATTEMPTS = 3
 
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 
@@ -130,11 +133,23 @@ class ServiceRuntime:
         and the reclaimer of a surviving or restarted instance takes it over.
         """
         await self.broker.stop()
-        for task in self._tasks.values():
+        pending = set(self._tasks.values())
+        for task in pending:
             task.cancel()
-        for task in self._tasks.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Bounded: a library that swallows one cancellation (seen in a Redis call) would
+        # otherwise leave its task asleep and the shutdown waiting; cancel again instead.
+        for _ in range(STOP_ATTEMPTS):
+            if not pending:
+                break
+            done, pending = await asyncio.wait(pending, timeout=STOP_WAIT_SECONDS)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.warning("background task ended with an error", task=task.get_name(),
+                                error=repr(task.exception()))
+            for task in pending:
+                task.cancel()
+        if pending:
+            log.warning("background tasks did not stop", tasks=sorted(t.get_name() for t in pending))
         await self.redis.aclose()
         self.engine.dispose()
         log.info("service stopped")

@@ -133,7 +133,9 @@ def test_every_service_serves_its_own_dead_letters(database_url: str, redis_serv
     with TestClient(create_notifications(notifications)) as client:
         listed = client.get("/api/v1/dead-letters", headers={"Authorization": f"Bearer {TOKEN}"}).json()
         assert listed["group"] == "notifications" and len(listed["dead_letters"]) == 1
-    with registration_client(database_url, redis_server.url, api_token=TOKEN) as client:
+    # Each service owns its database (they share only Redis).
+    registration_db = f"sqlite:///{tmp_path}/registration.db"
+    with registration_client(registration_db, redis_server.url, api_token=TOKEN) as client:
         listed = client.get("/api/v1/dead-letters", headers={"Authorization": f"Bearer {TOKEN}"}).json()
         assert listed == {"group": "registration", "dead_letters": []}
         assert client.get("/dead-letters").status_code == 303

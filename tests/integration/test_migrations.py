@@ -18,7 +18,7 @@ from sqlmodel import Session, SQLModel
 from devtools.makemigration import service_tables
 from shared.audit import entries_for, record_act
 from shared.db import create_tables, make_engine, transaction
-from shared.migrations import COMMON_MODELS, head_revision, include_only, migrate
+from shared.migrations import COMMON_MODELS, current_revision, head_revision, include_only, migrate
 
 SERVICES = ["registration", "invoicing", "notifications"]
 
@@ -34,11 +34,11 @@ def differences(url: str, service: str) -> list[object]:
         engine.dispose()
 
 
-def current_revision(url: str) -> str | None:
+def revision_of(url: str, service: str) -> str | None:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            return current_revision(connection, service)
     finally:
         engine.dispose()
 
@@ -50,7 +50,7 @@ def test_migrations_build_the_schema_the_models_describe(database_url: str, serv
     migrate(engine, service, service_tables(service))  # a second start changes nothing
     engine.dispose()
     assert differences(database_url, service) == []
-    assert current_revision(database_url) == head_revision(service)
+    assert revision_of(database_url, service) == head_revision(service)
 
 
 def test_instances_starting_together_migrate_once(database_url: str) -> None:
@@ -71,7 +71,7 @@ def test_instances_starting_together_migrate_once(database_url: str) -> None:
     for thread in threads:
         thread.join(timeout=120)
     assert errors == []
-    assert current_revision(database_url) == head_revision("invoicing")
+    assert revision_of(database_url, "invoicing") == head_revision("invoicing")
 
 
 def test_a_database_made_before_migrations_is_stamped_at_the_baseline(database_url: str) -> None:
@@ -83,9 +83,10 @@ def test_a_database_made_before_migrations_is_stamped_at_the_baseline(database_u
     migrate(engine, "notifications", service_tables("notifications"))
     tables = set(inspect(engine).get_table_names())
     engine.dispose()
-    assert "alembic_version" in tables
-    assert current_revision(database_url) == head_revision("notifications")
+    assert "alembic_version_notifications" in tables
+    assert revision_of(database_url, "notifications") == head_revision("notifications")
     engine = make_engine(database_url)
     with Session(engine) as session:
         assert [e.actor for e in entries_for(session, "before-migrations")] == ["anna"]
     engine.dispose()
+
