@@ -156,7 +156,13 @@ class ServiceRuntime:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            # A start that fails midway (a database from a newer release, Redis away) still
+            # closes the connections it opened before the error reaches the operator.
+            await self.stop()
+            raise
         try:
             yield
         finally:
