@@ -1,32 +1,49 @@
-"""Invoice PDFs with Typst: one warm compiler, data passed as JSON, never spliced into markup.
+"""Invoice PDFs with ReportLab: drawn on the canvas from ready-made strings, never parsed as markup.
 
-``templates/invoice.typ`` reads the invoice from ``data.json`` beside it (in
-the renderer's private copy of the template). Python formats every value
-first (Swedish amounts and dates), so the template only lays out text, and
-user input can never become Typst source.
+Python formats every value first (Swedish amounts and dates, see
+:func:`view_model`); the layout below only places those strings with
+one text object per page and wraps them at spaces (:func:`wrap`). No
+Paragraph markup is used, so a buyer named ``<b>x</b> <font size=40>`` or
+``#set text(red)`` prints literally.
 
-Timing: a fresh ``typst.compile`` costs several ms (fonts, parsing); one
-``typst.Compiler`` kept for the process life renders a new invoice in a few
-ms. ``python -m services.invoicing.pdf --bench`` prints the median.
+Fonts: the PDF base-14 Helvetica (not embedded, WinAnsi encoding) whenever
+every string of the document fits Windows-1252, which covers Swedish and
+most Western European names; ReportLab draws the minus sign of negative
+amounts (U+2212) from the base-14 Symbol font. A document with any other
+character (a Czech "ř", a Sami "ŋ", a Polish "Ł") is drawn instead in the
+vendored DejaVu Sans (``fonts/``, Bitstream Vera licence), subset and
+embedded, so the name prints as typed.
+
+Timing: a render costs about a millisecond and the sample invoice weighs a
+few KB (``python -m services.invoicing.pdf --bench`` prints both); the same
+document always renders the same bytes (creation date = issue date).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
-from datetime import UTC, date, datetime
-from datetime import time as clock_time
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-import typst
+from reportlab import rl_config
+from reportlab.lib.colors import Color, HexColor
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.lib.utils import TimeStamp
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
 
 from services.invoicing.document import Buyer, InvoiceDocument, Seller, VatGroupLine
 from services.invoicing.domain import FeeDecision, Outcome, build_invoice, format_rate
@@ -34,8 +51,13 @@ from services.invoicing.ocr import ocr_reference
 from shared.events import MembershipInfo
 from shared.money import format_sek
 
-TEMPLATE = Path(__file__).parent / "templates" / "invoice.typ"
+# Compressed streams as binary, not ASCII85 text: the sample invoice 3.0 KB instead of 3.4 KB.
+# (A process-wide ReportLab setting; this module is ReportLab's only user.)
+rl_config.useA85 = 0
+
+FONT_DIR = Path(__file__).parent / "fonts"
 TITLES = {"invoice": "Faktura", "credit_note": "Kreditfaktura"}
+MINUS = "\u2212"
 
 
 def _amount(value: Decimal) -> str:
@@ -77,11 +99,26 @@ def _payment_instruction(document: InvoiceDocument) -> str:
             f"och ange OCR-nummer {document.ocr}. Frågor om fakturan: {seller.email}.")
 
 
+def _printable(value: Any) -> Any:
+    """Every string one line of visible text: line breaks and tabs become spaces, control and
+    format characters (bidi overrides, zero-width marks, soft hyphens) are dropped."""
+    if isinstance(value, str):
+        if value.isprintable():  # the common case, and no control or format character in it
+            return value
+        value = value.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " ")
+        return "".join(c for c in value if unicodedata.category(c) not in ("Cc", "Cf"))
+    if isinstance(value, dict):
+        return {key: _printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_printable(item) for item in value]
+    return value
+
+
 def view_model(document: InvoiceDocument) -> dict[str, Any]:
-    """Everything the template prints, as ready-made strings."""
+    """Everything the layout prints, as ready-made strings (user text made printable)."""
     seller, buyer = document.seller, document.buyer
     credit = document.kind == "credit_note"
-    return {
+    return _printable({
         "title": TITLES[document.kind],
         "credit_reference": _credit_reference(document),
         # A credit note asks for no payment: no due date, OCR or Bankgiro box.
@@ -131,41 +168,425 @@ def view_model(document: InvoiceDocument) -> dict[str, Any]:
         "total": _amount(document.payable),
         "notes": list(document.notes),
         "payment_instruction": _payment_instruction(document),
-    }
+    })
+
+
+
+
+# --- Fonts ---
+
+class Fonts(NamedTuple):
+    regular: str
+    bold: str
+
+
+BASE14 = Fonts("Helvetica", "Helvetica-Bold")
+UNICODE = Fonts("DejaVuSans", "DejaVuSans-Bold")
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def fits_base14(model: dict[str, Any]) -> bool:
+    """True when Helvetica can print every string: all of it in Windows-1252 but our minus sign,
+    which ReportLab takes from the base-14 Symbol font."""
+    try:
+        for text in _strings(model):
+            text.replace(MINUS, "").encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# --- Page geometry and colours (those of the former Typst template) ---
+
+PAGE_WIDTH, PAGE_HEIGHT = A4
+LEFT = 22 * mm
+RIGHT = PAGE_WIDTH - 20 * mm
+WIDTH = RIGHT - LEFT
+TOP = PAGE_HEIGHT - 18 * mm
+BOTTOM = 36 * mm  # content ends here; the footer lies below
+FOOTER_TOP = 29 * mm
+
+BRAND = HexColor("#00615f")
+INK = HexColor("#1d2a33")
+MUTED = HexColor("#5b6b75")
+HAIRLINE = HexColor("#d8dee2")
+TINT = HexColor("#e6f2f1")
+
+# The lines table: description, period, VAT and amount columns; cells padded by PAD.
+PAD = 4
+COL_PERIOD = LEFT + WIDTH - (50 + 16 + 34) * mm
+COL_VAT = LEFT + WIDTH - (16 + 34) * mm
+COL_AMOUNT = LEFT + WIDTH - 34 * mm
+
+
+@dataclass
+class Text:
+    x: float
+    y: float
+    text: str
+    font: str
+    size: float
+    color: Color
+    align: str = "left"
+
+
+@dataclass
+class Rule:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    width: float
+    color: Color
+
+
+@dataclass
+class Box:
+    x: float
+    y: float
+    width: float
+    height: float
+    color: Color
+
+
+Op = Text | Rule | Box
+
+
+def wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """``text`` in lines no wider than ``width``, broken at spaces only (a no-break space, as in
+    ``10 000,00``, holds); a word longer than a line is cut where it must be."""
+    if pdfmetrics.stringWidth(text, font, size) <= width:
+        return [text]
+    space = pdfmetrics.stringWidth(" ", font, size)
+    lines: list[str] = []
+    line: list[str] = []
+    used = 0.0
+    for word in text.split(" "):
+        if not word:
+            continue
+        word_width = pdfmetrics.stringWidth(word, font, size)
+        if line and used + space + word_width <= width:
+            line.append(word)
+            used += space + word_width
+            continue
+        if line:
+            lines.append(" ".join(line))
+        while word_width > width and len(word) > 1:
+            cut = len(word) - 1
+            while cut > 1 and pdfmetrics.stringWidth(word[:cut], font, size) > width:
+                cut -= 1
+            lines.append(word[:cut])
+            word = word[cut:]
+            word_width = pdfmetrics.stringWidth(word, font, size)
+        line, used = [word], word_width
+    if line:
+        lines.append(" ".join(line))
+    return lines or [""]
+
+
+@dataclass
+class Layout:
+    """Lays the invoice out top to bottom into pages of drawing operations.
+
+    Drawn only once every page is known, so each footer can say "Sida 1 av 2".
+    """
+
+    model: dict[str, Any]
+    fonts: Fonts
+    pages: list[list[Op]] = field(default_factory=lambda: [[]])
+    y: float = TOP
+
+    # -- primitives --
+
+    def text(self, x: float, y: float, text: str, size: float = 10, *, bold: bool = False,
+             color: Color = INK, align: str = "left") -> None:
+        font = self.fonts.bold if bold else self.fonts.regular
+        self.pages[-1].append(Text(x, y, text, font, size, color, align))
+
+    def lines(self, x: float, y: float, text: str, width: float, size: float = 10, *, bold: bool = False,
+              color: Color = INK, align: str = "left", leading: float | None = None) -> float:
+        """``text`` wrapped to ``width`` with its first baseline at ``y``; returns the last baseline."""
+        font = self.fonts.bold if bold else self.fonts.regular
+        leading = leading or size * 1.25
+        for i, line in enumerate(wrap(text, font, size, width)):
+            self.text(x, y - i * leading, line, size, bold=bold, color=color, align=align)
+        return y - i * leading
+
+    def rule(self, x1: float, y: float, x2: float, width: float = 0.5, color: Color = HAIRLINE) -> None:
+        self.pages[-1].append(Rule(x1, y, x2, y, width, color))
+
+    def count(self, text: str, width: float, size: float = 10, *, bold: bool = False) -> int:
+        return len(wrap(text, self.fonts.bold if bold else self.fonts.regular, size, width))
+
+    def need(self, height: float) -> bool:
+        """Start a new page unless ``height`` fits above the footer; True if a page was started."""
+        if self.y - height >= BOTTOM:
+            return False
+        self.pages.append([])
+        self.y = TOP
+        self.running_header()
+        return True
+
+    # -- blocks --
+
+    def running_header(self) -> None:
+        """On every page after the first: whose invoice this is, in one line."""
+        m = self.model
+        self.text(LEFT, self.y - 9, m["seller"]["name"], 10, bold=True, color=BRAND)
+        self.text(RIGHT, self.y - 9, f"{m['title']} {m['number']}", 10, color=MUTED, align="right")
+        self.rule(LEFT, self.y - 14, RIGHT)
+        self.y -= 14 + 8 * mm
+
+    def header(self) -> None:
+        m, seller = self.model, self.model["seller"]
+        title = m["title"].upper()
+        right_width = max(pdfmetrics.stringWidth(title, self.fonts.bold, 24), 72 * mm)
+        left_width = WIDTH - right_width - 6 * mm
+        left = self.lines(LEFT, self.y - 18, seller["name"], left_width, 22, bold=True, color=BRAND,
+                          leading=25)
+        left = self.lines(LEFT, left - 15, f"{seller['street']}, {seller['postal_city']}", left_width,
+                          color=MUTED)
+        self.text(RIGHT, self.y - 19, title, 24, bold=True, align="right")
+        right = self.lines(RIGHT, self.y - 19 - 15, f"Nr {m['number']}", right_width, color=MUTED,
+                           align="right")
+        if m["credit_reference"]:
+            right = self.lines(RIGHT, right - 13, m["credit_reference"], right_width, bold=True,
+                               align="right")
+        self.y = min(left, right) - 10 * mm
+
+    def parties(self) -> None:
+        """The buyer (left, where a window envelope shows it) and the invoice's facts (right)."""
+        m, buyer = self.model, self.model["buyer"]
+        width = 86 * mm
+        y = self.y - 7
+        self.text(LEFT, y, "FAKTURERAS TILL", 7.5, color=MUTED)
+        y = self.lines(LEFT, y - 14, buyer["name"], width, 11, bold=True, leading=13.5)
+        for value in (buyer["street"], buyer["postal_city"]):
+            y = self.lines(LEFT, y - 12.5, value, width)
+        y -= 3
+        key_width = 22 * mm
+        for key, value in (("Org.nr", buyer["org_number"]), ("Er referens", buyer["reference"]),
+                           ("E-post", buyer["email"])):
+            self.text(LEFT, y - 12.5, key, color=MUTED)
+            y = self.lines(LEFT + key_width, y - 12.5, value, width - key_width)
+        left_bottom = y
+
+        facts: list[tuple[str, str, bool]] = [("Fakturanummer", m["number"], True),
+                                              ("Fakturadatum", m["issue_date"], False)]
+        if m["asks_payment"]:
+            facts += [("Förfallodatum", m["due_date"], True), ("Betalningsvillkor", m["terms"], False),
+                      ("OCR-nummer", m["ocr"], True)]
+        else:
+            facts.append(("Krediterar faktura", m["credited_number"], True))
+        facts += [("Vår referens", m["seller"]["reference"], False), ("Valuta", m["currency"], False)]
+        x = LEFT + 94 * mm
+        y = self.y + 7.5
+        for key, value, bold in facts:
+            self.text(x, y - 14.5, key, color=MUTED)
+            value_width = RIGHT - x - 32 * mm
+            y = self.lines(RIGHT, y - 14.5, value, value_width, bold=bold, align="right")
+        self.y = min(left_bottom, y) - 10 * mm
+
+    def table_head(self) -> None:
+        y = self.y - 12
+        self.text(LEFT + PAD, y, "BESKRIVNING", 7.5, color=MUTED)
+        self.text(COL_PERIOD + PAD, y, "PERIOD", 7.5, color=MUTED)
+        self.text(COL_AMOUNT - PAD, y, "MOMS", 7.5, color=MUTED, align="right")
+        self.text(RIGHT - PAD, y, "BELOPP EXKL. MOMS", 7.5, color=MUTED, align="right")
+        self.y = y - 6
+        self.rule(LEFT, self.y, RIGHT, 0.8, INK)
+
+    def table(self) -> None:
+        self.need(60)
+        self.table_head()
+        width = COL_PERIOD - LEFT - 2 * PAD
+        for line in self.model["lines"]:
+            network = self.count(line["network"], width, bold=True)
+            description = self.count(line["description"], width)
+            height = 6 + (network + description) * 12.5 + 6
+            if self.need(height):
+                self.table_head()
+            y = self.y - 6 - 9
+            last = self.lines(LEFT + PAD, y, line["network"], width, bold=True, leading=12.5)
+            self.text(COL_PERIOD + PAD, y, line["period"])
+            self.text(COL_AMOUNT - PAD, y, line["vat"], align="right")
+            self.text(RIGHT - PAD, y, line["amount"], align="right")
+            last = self.lines(LEFT + PAD, last - 12.5, line["description"], width, color=MUTED, leading=12.5)
+            self.y = last - 3.5 - 6
+            self.rule(LEFT, self.y, RIGHT, 0.4)
+        self.y -= 4 * mm
+
+    def totals(self) -> None:
+        m = self.model
+        x = RIGHT - 105 * mm
+        label_width = 105 * mm - 32 * mm
+        rows = [("Belopp exkl. moms", m["net"])] + [(g["label"], g["amount"]) for g in m["vat_groups"]]
+        if m["rounding"]:
+            rows.append(("Öresavrundning", m["rounding"]))
+        for label, amount in rows:
+            count = self.count(label, label_width)
+            self.need(count * 12.5 + 3 + 30)
+            last = self.lines(x, self.y - 10, label, label_width, leading=12.5)
+            self.text(RIGHT, last, amount, align="right")
+            self.y = last - 4.5
+        self.rule(x, self.y - 1, RIGHT, 0.8, INK)
+        total_label = f"{m['total_label']} ({m['currency']})"
+        self.text(x, self.y - 15, total_label, 12, bold=True)
+        self.text(RIGHT, self.y - 15, m["total"], 12, bold=True, align="right")
+        self.y -= 15 + 4 * mm
+
+    def notes(self) -> None:
+        for note in self.model["notes"]:
+            for line in wrap(note, self.fonts.regular, 9, WIDTH):
+                self.need(11.5)
+                self.text(LEFT, self.y - 8, line, 9, color=MUTED)
+                self.y -= 11.5
+            self.y -= 3
+
+    def payment(self) -> None:
+        """The tinted box: how to pay (Bankgiro, OCR, due date, amount), or for a credit note its amount."""
+        m = self.model
+        inner = WIDTH - 24
+        instruction = wrap(m["payment_instruction"], self.fonts.regular, 8.5, inner)
+        height = 12 + 8 + 15 + 8 + len(instruction) * 11 + 8
+        self.y -= 6 * mm
+        self.need(height)
+        top = self.y
+        self.pages[-1].append(Box(LEFT, top - height, WIDTH, height, TINT))
+        columns = [("Bankgiro", m["seller"]["bankgiro"], 34 * mm), ("OCR-nummer", m["ocr"], 44 * mm),
+                   ("Förfallodatum", m["due_date"], 40 * mm)] if m["asks_payment"] else []
+        columns.append((m["total_label"], f"{m['total']}\u00a0kr", 50 * mm))
+        x = LEFT + 12
+        for caption, value, width in columns:
+            self.text(x, top - 12 - 6, caption.upper(), 7.5, color=MUTED)
+            self.text(x, top - 12 - 8 - 13, value, 11.5, bold=True)
+            x += width
+        y = top - 12 - 8 - 15 - 8 - 8
+        for line in instruction:
+            self.text(LEFT + 12, y, line, 8.5, color=MUTED)
+            y -= 11
+        self.y = top - height
+
+    def footer(self, ops: list[Op], page: int, pages: int) -> None:
+        """The seller's details on every page, and the page number."""
+        seller = self.model["seller"]
+        ops.append(Rule(LEFT, FOOTER_TOP, RIGHT, FOOTER_TOP, 0.5, HAIRLINE))
+        columns = [
+            (38 * mm, "ADRESS", [seller["name"], seller["street"], seller["postal_city"]]),
+            (44 * mm, "KONTAKT", [seller["email"], seller["phone"], seller["website"]]),
+            (50 * mm, "ORGANISATION", [f"Org.nr {seller['org_number']}", f"Momsreg.nr {seller['vat_number']}",
+                                       seller["f_tax"]]),
+            (36 * mm, "BETALNING", [f"Bankgiro {seller['bankgiro']}"]),
+        ]
+        x = LEFT
+        for width, caption, rows in columns:
+            y = FOOTER_TOP - 10
+            ops.append(Text(x, y, caption, self.fonts.regular, 7, MUTED))
+            for row in rows:
+                for line in wrap(row, self.fonts.regular, 8, width - 6) if row else []:
+                    y -= 9.5
+                    ops.append(Text(x, y, line, self.fonts.regular, 8, INK))
+            x += width
+        y = 10 * mm
+        name = f"{self.model['title']} {self.model['number']}"
+        ops.append(Text(LEFT, y, name, self.fonts.regular, 7.5, MUTED))
+        ops.append(Text(RIGHT, y, f"Sida {page} av {pages}", self.fonts.regular, 7.5, MUTED, "right"))
+
+    def build(self) -> list[list[Op]]:
+        self.header()
+        self.parties()
+        self.table()
+        self.totals()
+        self.notes()
+        self.payment()
+        for number, ops in enumerate(self.pages, start=1):
+            self.footer(ops, number, len(self.pages))
+        return self.pages
+
+
+def _draw(canvas: Canvas, ops: list[Op]) -> None:
+    """One page: boxes, then rules, then all text in one text object (font and colour set on change)."""
+    for op in ops:
+        if isinstance(op, Box):
+            canvas.setFillColor(op.color)
+            canvas.roundRect(op.x, op.y, op.width, op.height, 4, stroke=0, fill=1)
+    for op in ops:
+        if isinstance(op, Rule):
+            canvas.setStrokeColor(op.color)
+            canvas.setLineWidth(op.width)
+            canvas.line(op.x1, op.y1, op.x2, op.y2)
+    text = canvas.beginText()
+    font: tuple[str, float] | None = None
+    fill: Color | None = None
+    for op in ops:
+        if not isinstance(op, Text):
+            continue
+        if op.color is not fill:
+            text.setFillColor(op.color)
+            fill = op.color
+        if (op.font, op.size) != font:
+            text.setFont(op.font, op.size)
+            font = (op.font, op.size)
+        x = op.x - pdfmetrics.stringWidth(op.text, op.font, op.size) if op.align == "right" else op.x
+        text.setTextOrigin(x, op.y)
+        text.textOut(op.text)
+    canvas.drawText(text)
+
+
+def _timestamp(day: date) -> TimeStamp:
+    """The issue date (midnight UTC) as ReportLab's creation and modification time."""
+    stamp = TimeStamp(invariant=True)
+    seconds = (day - date(1970, 1, 1)).days * 86400
+    stamp.t = seconds
+    stamp.lt = time.gmtime(seconds)
+    stamp.YMDhms = tuple(stamp.lt)[:6]
+    return stamp
 
 
 class InvoiceRenderer:
-    """A warm Typst compiler, one render at a time.
+    """Renders invoices; made once per process, when it registers the fallback TrueType fonts.
 
-    ``Compiler.compile`` takes the compiler exclusively (``&mut self`` in the
-    binding): a second thread calling it meanwhile gets "Already borrowed", so
-    a lock serialises renders. The binding releases the GIL while compiling,
-    so the event loop keeps serving requests during a render.
+    Helvetica needs nothing loaded. DejaVu Sans is read once here (tens of ms);
+    ReportLab then embeds only the glyphs each document uses. A lock keeps
+    renders one at a time, as ReportLab's per-font subset state is shared.
     """
 
-    def __init__(self, template: Path = TEMPLATE) -> None:
-        # The template and each invoice's data.json in a directory of this renderer's own.
-        # Data through a file rather than ``sys_inputs``: setting those rebuilds Typst's
-        # standard library, which also voids the layouts it had cached (~12 % of a render).
-        self._workdir = tempfile.TemporaryDirectory(prefix="reglab-invoice-")
-        root = Path(self._workdir.name)
-        shutil.copyfile(template, root / template.name)
-        self._data = root / "data.json"
-        # Only Typst's embedded fonts: the same PDF on every machine, å ä ö included.
-        self._compiler = typst.Compiler(str(root / template.name), root=str(root),
-                                        ignore_system_fonts=True)
+    def __init__(self, font_dir: Path = FONT_DIR, *, compress: bool = True) -> None:
+        registered = pdfmetrics.getRegisteredFontNames()
+        for name, file in ((UNICODE.regular, "DejaVuSans.ttf"), (UNICODE.bold, "DejaVuSans-Bold.ttf")):
+            if name not in registered:
+                pdfmetrics.registerFont(TTFont(name, str(font_dir / file)))
+        self._compress = compress
         self._lock = threading.Lock()
 
     def render(self, document: InvoiceDocument) -> bytes:
-        data = json.dumps(view_model(document), ensure_ascii=False).encode()
-        # The issue date as the PDF's creation time: the same invoice renders the same bytes.
-        timestamp = datetime.combine(document.issue_date, clock_time(), tzinfo=UTC)
+        model = view_model(document)
+        fonts = BASE14 if fits_base14(model) else UNICODE
+        buffer = io.BytesIO()
         with self._lock:
-            self._data.write_bytes(data)
-            pdf = self._compiler.compile(timestamp=timestamp)
-        if not isinstance(pdf, bytes):
-            raise RuntimeError("typst returned no single PDF document")
-        return pdf
+            pages = Layout(model, fonts).build()
+            canvas = Canvas(buffer, pagesize=A4, invariant=True, pageCompression=self._compress,
+                            lang="sv-SE", initialFontName=fonts.regular)
+            # The issue date as the PDF's creation time: the same invoice renders the same bytes.
+            canvas._doc._timeStamp = _timestamp(document.issue_date)
+            canvas.setTitle(f"{model['title']} {model['number']}")
+            canvas.setAuthor(model["seller"]["name"])
+            canvas.setCreator("Reglab Nätverk")
+            for ops in pages:
+                _draw(canvas, ops)
+                canvas.showPage()
+            canvas.save()
+        return buffer.getvalue()
 
 
 _renderer: InvoiceRenderer | None = None
@@ -181,7 +602,7 @@ def default_renderer() -> InvoiceRenderer:
 
 
 def render_invoice_pdf(document: InvoiceDocument) -> bytes:
-    """The invoice as a PDF (bytes), rendered by the process's warm compiler."""
+    """The invoice as a PDF (bytes)."""
     return default_renderer().render(document)
 
 

@@ -151,7 +151,7 @@ def test_invoice_numbers_are_unique_and_consecutive_across_signups(invoicing: In
     assert sequences == [1, 2, 3, 4, 5, 6]
 
 
-def test_a_buyer_name_with_typst_markup_is_printed_literally_on_the_issued_pdf(invoicing: Invoicing) -> None:
+def test_a_buyer_name_with_markup_is_printed_literally_on_the_issued_pdf(invoicing: Invoicing) -> None:
     hostile = "<script>#set text(red) *bold*"
     publish(invoicing.redis_url, signup_event(8, [(81, "rus")], name=hostile))
     [issued] = wait_for(invoicing.issued_events, what="invoice.issued")
