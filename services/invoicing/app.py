@@ -41,7 +41,7 @@ SERVICE_MODELS: list[type[SQLModel]] = [*MODELS, *PAYMENT_MODELS]
 
 def build_context(settings: InvoicingSettings) -> InvoicingContext:
     """The handlers' dependencies from settings; a broken policy file stops the start here."""
-    default_renderer()  # compile once at start, so the first invoice is not the slow one
+    default_renderer()  # load the fallback fonts once at start, so the first invoice is not the slow one
     return InvoicingContext(
         policies=load_policies(settings.fee_policy_dir),
         seller=seller_from(settings),
