@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-import anyio
 import structlog
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisBatchStreamMessage, RedisStreamMessage
@@ -32,6 +31,7 @@ from shared.deadletters import dead_letter_stream as dead_letter_stream  # re-ex
 from shared.deadletters import record_dead_letter
 from shared.events import EventBase, parse_event, utc_now
 from shared.metrics import EVENTS_FAILED, EVENTS_HANDLED
+from shared.threads import finish_in_thread
 
 log = structlog.get_logger(__name__)
 
@@ -216,7 +216,7 @@ class _GroupConsumer:
         failed: list[str] = []
         while work:
             try:
-                handled = await anyio.to_thread.run_sync(
+                handled = await finish_in_thread(
                     handle_batch, self.engine, [(event, handler) for _id, event, handler in work])
             except BatchItemFailed as failure:
                 entry_id, event, _handler = work.pop(failure.index)
@@ -256,7 +256,7 @@ class _GroupConsumer:
             return
         event, handler = parsed
         try:
-            handled = await anyio.to_thread.run_sync(handle_once, self.engine, event, handler)
+            handled = await finish_in_thread(handle_once, self.engine, event, handler)
         except Exception as error:
             await self._failed(entry_id, event, error, delivery=deliveries)
             raise

@@ -22,6 +22,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from shared.db import is_sqlite, transaction
 from shared.events import EventBase, dump_event, utc_now
+from shared.threads import finish_in_thread
 
 log = structlog.get_logger(__name__)
 
@@ -126,16 +127,7 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
 
     async def _run_batch(self) -> int:
-        batch = asyncio.ensure_future(anyio.to_thread.run_sync(self._relay_batch))
-        try:
-            return await asyncio.shield(batch)
-        except asyncio.CancelledError:
-            # A cancelled task does not stop its worker thread, which holds a database
-            # connection: let the batch end (commit or roll back) before the service
-            # disposes of the engine, or that connection is never closed.
-            with contextlib.suppress(Exception):
-                await batch
-            raise
+        return await finish_in_thread(self._relay_batch)
 
     def _relay_batch(self) -> int:
         """Publish one batch; runs in a worker thread, holding the rows' locks while it publishes."""

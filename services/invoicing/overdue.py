@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import anyio.to_thread
 import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +29,7 @@ from services.invoicing.payments.models import InvOverdueNotice
 from shared.db import transaction
 from shared.events import InvoiceOverdue
 from shared.outbox import add_event
+from shared.threads import finish_in_thread
 
 log = structlog.get_logger(__name__)
 
@@ -105,7 +105,7 @@ def overdue_loop(engine: Engine, clock: Callable[[], datetime], timezone: ZoneIn
         while True:
             now = clock()
             try:
-                published = await anyio.to_thread.run_sync(
+                published = await finish_in_thread(
                     publish_overdue, engine, now.astimezone(timezone).date(), now)
                 if published and after_commit is not None:
                     after_commit()

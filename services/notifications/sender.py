@@ -35,6 +35,7 @@ from services.notifications.settings import NotificationsSettings
 from services.notifications.smtp import SmtpConnection, SmtpUnavailable, describe
 from shared.db import is_sqlite, transaction
 from shared.events import utc_now
+from shared.threads import finish_in_thread
 
 log = structlog.get_logger(__name__)
 
@@ -55,21 +56,6 @@ class Claimed:
 
 Outcome = tuple[Claimed, str | None]
 """An attempted email and its error, None when the server accepted it."""
-
-
-async def finish_in_thread(work: Callable[..., Any], *args: Any) -> Any:
-    """Run database work in a thread and see it through even if this task is cancelled meanwhile.
-
-    A cancelled task does not stop its worker thread, which holds a pooled
-    connection; the service disposes of its engine right after cancelling us.
-    """
-    running = asyncio.ensure_future(anyio.to_thread.run_sync(work, *args))
-    try:
-        return await asyncio.shield(running)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await running
-        raise
 
 
 class MailSender:

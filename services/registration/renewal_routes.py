@@ -39,6 +39,7 @@ from services.registration.settings import RegistrationSettings
 from shared.events import utc_now
 from shared.policy import FeePolicy
 from shared.runtime import ServiceRuntime
+from shared.threads import finish_in_thread
 from shared.web import csrf_token, csrf_valid, make_templates, set_csrf_cookie, staff_api, staff_page
 
 log = structlog.get_logger(__name__)
@@ -111,7 +112,7 @@ class RenewalRunner:
 
     async def _drive(self, run_id: int, actor: str) -> None:
         while True:
-            run = await anyio.to_thread.run_sync(partial(
+            run = await finish_in_thread(partial(
                 run_batch, self.runtime.engine, run_id, policies=self.policies, batch_size=self.batch_size,
                 actor=actor, clock=utc_now))
             self.runtime.relay.notify()

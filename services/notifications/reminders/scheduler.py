@@ -51,10 +51,10 @@ from services.notifications.reminders.rules import (
     Snapshot,
     due_rows,
 )
-from services.notifications.sender import finish_in_thread
 from services.notifications.settings import NotificationsSettings
 from shared.clock import Clock
 from shared.db import is_sqlite, transaction
+from shared.threads import finish_in_thread
 
 log = structlog.get_logger(__name__)
 
