@@ -24,10 +24,19 @@ from shared.events import DeadLetterRecorded, EventBase, InvoiceIssued, SignupCo
 log = structlog.get_logger(__name__)
 
 
+_INSERT_EMAIL = Email.__table__.insert()  # type: ignore[attr-defined]
+
+
 def record_emails(session: Session, event: EventBase, emails: Iterable[OutgoingEmail], *,
                   sender: str, now: datetime) -> list[Email]:
-    """Render and store each email as ``queued``; one that cannot be rendered is stored as ``failed``."""
-    rows: list[Email] = []
+    """Render and store each email as ``queued``; one that cannot be rendered is stored as ``failed``.
+
+    Returns the failed rows (with their ids, for the staff alert). Queued rows
+    go in as one plain INSERT: nothing reads them back in this transaction, and
+    an ORM object and flush per email cost a seventh of the service's CPU.
+    """
+    queued: list[dict[str, object]] = []
+    failed: list[Email] = []
     event_id = str(event.event_id)
     event_type: str = event.type  # type: ignore[attr-defined]
     for outgoing in emails:
@@ -37,38 +46,40 @@ def record_emails(session: Session, event: EventBase, emails: Iterable[OutgoingE
             # A bad address in the event: keep a visible trace for staff instead of
             # failing the whole event (which would leave it pending for ever).
             recipient = domain.one_line(outgoing.to_address, limit=320)
-            row = Email(kind=outgoing.kind.value, recipient=recipient, envelope_from="",
-                        subject=domain.one_line(outgoing.subject, limit=500), message_id="",
-                        source_event_id=event_id, source_event_type=event_type,
-                        correlation_id=event.correlation_id, status=EmailStatus.failed.value,
-                        last_error=str(error)[:ERROR_LENGTH], created_at=now, next_attempt_at=now,
-                        raw=b"")
+            failed.append(Email(kind=outgoing.kind.value, recipient=recipient, envelope_from="",
+                                subject=domain.one_line(outgoing.subject, limit=500), message_id="",
+                                source_event_id=event_id, source_event_type=event_type,
+                                correlation_id=event.correlation_id, status=EmailStatus.failed.value,
+                                last_error=str(error)[:ERROR_LENGTH], created_at=now, next_attempt_at=now,
+                                raw=b""))
             log.error("email cannot be sent", kind=outgoing.kind.value, recipient=recipient,
                       error=str(error), event_id=event_id, correlation_id=event.correlation_id)
         else:
-            row = Email(kind=outgoing.kind.value, recipient=rendered.recipient,
-                        envelope_from=rendered.envelope_from, subject=rendered.subject,
-                        message_id=rendered.message_id, source_event_id=event_id,
-                        source_event_type=event_type, correlation_id=event.correlation_id,
-                        status=EmailStatus.queued.value, created_at=now, next_attempt_at=now,
-                        raw=rendered.raw)
-        session.add(row)
-        rows.append(row)
-    queued = [row for row in rows if row.status == EmailStatus.queued.value]
+            queued.append({
+                "kind": outgoing.kind.value, "recipient": rendered.recipient,
+                "envelope_from": rendered.envelope_from, "subject": rendered.subject,
+                "message_id": rendered.message_id, "source_event_id": event_id,
+                "source_event_type": event_type, "correlation_id": event.correlation_id,
+                "status": EmailStatus.queued.value, "attempts": 0, "last_error": None,
+                "next_attempt_at": now, "claimed_by": None, "created_at": now, "sent_at": None,
+                "raw": rendered.raw,
+            })
     if queued:
+        session.connection().execute(_INSERT_EMAIL, queued)
         # One line per event, not per email: at full load this runs hundreds of times a second.
-        log.info("emails queued", count=len(queued), recipients=[row.recipient for row in queued],
-                 kinds=[row.kind for row in queued], event_id=event_id, correlation_id=event.correlation_id)
-    return rows
+        log.info("emails queued", count=len(queued), recipients=[row["recipient"] for row in queued],
+                 kinds=[row["kind"] for row in queued], event_id=event_id,
+                 correlation_id=event.correlation_id)
+    session.add_all(failed)
+    return failed
 
 
 def make_handlers(settings: NotificationsSettings,
                   clock: Callable[[], datetime] = utc_now) -> dict[str, EventHandler]:
     """The handlers by event type, bound to this service's settings."""
 
-    def tell_staff_of_failures(session: Session, rows: list[Email], now: datetime) -> None:
+    def tell_staff_of_failures(session: Session, failed: list[Email], now: datetime) -> None:
         """An email that cannot even be built is failed from the start: staff are told at once."""
-        failed = [row for row in rows if row.status == EmailStatus.failed.value]
         if failed:
             session.flush()  # the alert names the email by its id
             alert = alerts.failure_alert(failed, staff_email=settings.staff_email,
@@ -78,20 +89,21 @@ def make_handlers(settings: NotificationsSettings,
 
     def record_and_alert(session: Session, event: EventBase, emails: list[OutgoingEmail],
                          now: datetime) -> None:
-        rows = record_emails(session, event, emails, sender=settings.mail_from, now=now)
-        tell_staff_of_failures(session, rows, now)
+        failed = record_emails(session, event, emails, sender=settings.mail_from, now=now)
+        tell_staff_of_failures(session, failed, now)
 
     def on_signup_completed(session: Session, event: SignupCompleted) -> None:
         now = clock()
-        rows = record_emails(session, event, domain.signup_emails(event), sender=settings.mail_from, now=now)
-        tell_staff_of_failures(session, rows, now)
+        failed = record_emails(session, event, domain.signup_emails(event), sender=settings.mail_from,
+                               now=now)
+        tell_staff_of_failures(session, failed, now)
 
     def on_invoice_issued(session: Session, event: InvoiceIssued) -> None:
         now = clock()
-        rows = record_emails(session, event,
-                             domain.invoice_emails(event, finance_email=settings.finance_email),
-                             sender=settings.mail_from, now=now)
-        tell_staff_of_failures(session, rows, now)
+        failed = record_emails(session, event,
+                               domain.invoice_emails(event, finance_email=settings.finance_email),
+                               sender=settings.mail_from, now=now)
+        tell_staff_of_failures(session, failed, now)
         invoices.on_issued(session, event)
 
     def on_dead_letter_recorded(session: Session, event: DeadLetterRecorded) -> None:
