@@ -8,6 +8,7 @@ the vendored DejaVu Sans (see :mod:`services.invoicing.pdf`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -109,19 +110,25 @@ class Box:
 Op = Text | Rule | Box
 
 
+@functools.lru_cache(maxsize=4096)
+def text_width(text: str, font: str, size: float) -> float:
+    """Width in points; cached, as most strings (labels, dates, amounts) recur from invoice to invoice."""
+    return float(pdfmetrics.stringWidth(text, font, size))
+
+
 def wrap(text: str, font: str, size: float, width: float) -> list[str]:
     """``text`` in lines no wider than ``width``, broken at spaces only (a no-break space, as in
     ``10 000,00``, holds); a word longer than a line is cut where it must be."""
-    if pdfmetrics.stringWidth(text, font, size) <= width:
+    if text_width(text, font, size) <= width:
         return [text]
-    space = pdfmetrics.stringWidth(" ", font, size)
+    space = text_width(" ", font, size)
     lines: list[str] = []
     line: list[str] = []
     used = 0.0
     for word in text.split(" "):
         if not word:
             continue
-        word_width = pdfmetrics.stringWidth(word, font, size)
+        word_width = text_width(word, font, size)
         if line and used + space + word_width <= width:
             line.append(word)
             used += space + word_width
@@ -130,11 +137,11 @@ def wrap(text: str, font: str, size: float, width: float) -> list[str]:
             lines.append(" ".join(line))
         while word_width > width and len(word) > 1:
             cut = len(word) - 1
-            while cut > 1 and pdfmetrics.stringWidth(word[:cut], font, size) > width:
+            while cut > 1 and text_width(word[:cut], font, size) > width:
                 cut -= 1
             lines.append(word[:cut])
             word = word[cut:]
-            word_width = pdfmetrics.stringWidth(word, font, size)
+            word_width = text_width(word, font, size)
         line, used = [word], word_width
     if line:
         lines.append(" ".join(line))
@@ -197,7 +204,7 @@ class Layout:
     def header(self) -> None:
         m, seller = self.model, self.model["seller"]
         title = m["title"].upper()
-        right_width = max(pdfmetrics.stringWidth(title, self.fonts.bold, 24), 72 * mm)
+        right_width = max(text_width(title, self.fonts.bold, 24), 72 * mm)
         left_width = WIDTH - right_width - 6 * mm
         left = self.lines(LEFT, self.y - 18, seller["name"], left_width, 22, bold=True, color=BRAND,
                           leading=25)
@@ -384,7 +391,7 @@ def draw_page(canvas: Canvas, ops: list[Op]) -> None:
         if (op.font, op.size) != font:
             text.setFont(op.font, op.size)
             font = (op.font, op.size)
-        x = op.x - pdfmetrics.stringWidth(op.text, op.font, op.size) if op.align == "right" else op.x
+        x = op.x - text_width(op.text, op.font, op.size) if op.align == "right" else op.x
         text.setTextOrigin(x, op.y)
         text.textOut(op.text)
     canvas.drawText(text)
