@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from services.registration.handlers import (
     SignupResult,
@@ -18,8 +18,12 @@ from services.registration.handlers import (
     register_signup_retrying,
     seed,
 )
+from services.registration.meetings.core import weeks_of
+from services.registration.meetings.models import NetworkWeek
+from services.registration.meetings.schedule import set_network_weeks
 from services.registration.models import MODELS
 from services.registration.validation import validate_signup
+from shared.audit import AuditEntry, entries_for
 from shared.db import create_tables, make_engine, transaction
 from shared.events import utc_now
 from shared.outbox import OutboxMessage
@@ -97,3 +101,33 @@ def test_concurrent_identical_api_signups_all_succeed_as_one_membership(
     assert len({a.json()["memberships"][0]["id"] for a in answers}) == 1
     counts = row_counts(database_url)
     assert (counts["reg_organisation"], counts["reg_membership"], counts["reg_signup"]) == (1, 1, 6)
+
+
+def test_two_staff_saving_network_weeks_at_once_both_succeed_and_the_last_wins(database_url: str) -> None:
+    """The second save waits for the first (PostgreSQL: a table lock; SQLite: BEGIN IMMEDIATE)."""
+    engine = make_engine(database_url)
+    create_tables(engine, [NetworkWeek, OutboxMessage, AuditEntry])
+    first_saved = threading.Event()
+
+    def save(weeks: tuple[int, ...], actor: str, hold: float) -> None:
+        with transaction(engine) as session:
+            set_network_weeks(session, 2027, weeks, actor=actor, remote_addr="127.0.0.1", now=utc_now(),
+                              correlation_id=f"corr-{actor}")
+            first_saved.set()
+            time.sleep(hold)  # still uncommitted: the other save runs into it
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            first = pool.submit(save, (6, 11, 45), "anna", 0.5)
+            assert first_saved.wait(10)
+            second = pool.submit(save, (6, 12, 46), "bertil", 0.0)
+            first.result(timeout=30)
+            second.result(timeout=30)  # no IntegrityError on the shared (2027, 6)
+        with Session(engine) as session:
+            assert weeks_of(session, 2027) == (6, 12, 46)
+            audited = [entry.actor for entry in entries_for(session, "network_weeks:2027")]
+            published = session.exec(select(OutboxMessage.type)).all()
+        assert sorted(audited) == ["anna", "bertil"]
+        assert published.count("network_weeks.set") == 2
+    finally:
+        engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlmodel import Session, col, delete, func, select
 
 from services.registration.catalogue import ACTIVE
@@ -38,7 +39,15 @@ def set_network_weeks(
     now: datetime,
     correlation_id: str,
 ) -> None:
-    """Replace the year's network weeks (already validated by ``rules.parse_weeks``)."""
+    """Replace the year's network weeks (already validated by ``rules.parse_weeks``).
+
+    Two staff saving at once: on PostgreSQL the second waits for the first to
+    commit, then replaces its weeks (last save wins, both audited), instead of
+    failing on the unique (year, week). SQLite writers already queue at BEGIN.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        connection.execute(text("LOCK TABLE reg_network_week IN SHARE ROW EXCLUSIVE MODE"))
     before = weeks_of(session, year)
     session.exec(delete(NetworkWeek).where(col(NetworkWeek.year) == year))
     for week in weeks:
