@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from shared.digits import is_digits
 from shared.money import money
 
 BUILTIN_POLICY_DIR = Path(__file__).parent / "policies"
@@ -150,7 +151,7 @@ def parse_policy(text: str, source: str = "<policy>",
             raise PolicyError(f"{source}: exemptions: unknown network code(s) {', '.join(unknown)} "
                               f"(known: {', '.join(sorted(network_codes))})")
     stem = Path(source).stem
-    if stem.isdigit() and len(stem) == 4 and int(stem) != policy.year:
+    if is_digits(stem) and len(stem) == 4 and int(stem) != policy.year:
         raise PolicyError(f"{source}: year is {policy.year} but the file is named for {stem}")
     return policy
 

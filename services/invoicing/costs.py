@@ -12,6 +12,7 @@ from services.invoicing.payments.matching import AmountError, parse_amount
 from services.invoicing.payments.models import InvNetworkCost
 from shared.audit import record_act
 from shared.db import transaction
+from shared.digits import is_digits
 from shared.money import format_sek
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
@@ -23,7 +24,7 @@ class CostError(ValueError):
 
 def parse_year(text: str) -> int:
     text = text.strip()
-    if not (text.isdigit() and FIRST_YEAR <= int(text) <= LAST_YEAR):
+    if not (is_digits(text) and FIRST_YEAR <= int(text) <= LAST_YEAR):
         raise CostError(f"Året ska vara mellan {FIRST_YEAR} och {LAST_YEAR}.")
     return int(text)
 

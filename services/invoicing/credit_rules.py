@@ -14,6 +14,7 @@ from enum import StrEnum
 from services.invoicing.document import Buyer, DocumentLine, InvoiceDocument, Seller, VatGroupLine
 from services.invoicing.domain import Outcome, due_date
 from services.invoicing.ocr import ocr_reference
+from shared.digits import is_digits
 from shared.money import compute_totals
 
 
@@ -109,7 +110,7 @@ def correction_problems(correction: BuyerCorrection, current: Buyer) -> dict[str
             email.count("@") != 1 or "." not in email.split("@")[1] or any(c.isspace() for c in email)):
         problems["invoice_email"] = "Ange en giltig e-postadress, t.ex. faktura@kommun.se."
     digits = correction.postal_code.replace(" ", "")
-    if "postal_code" not in problems and not (digits.isdigit() and len(digits) == 5):
+    if "postal_code" not in problems and not (is_digits(digits) and len(digits) == 5):
         problems["postal_code"] = "Postnumret ska vara fem siffror, t.ex. 111 22."
     limits = {"name": 300, "invoice_email": 320, "street": 200, "postal_code": 10, "city": 100,
               "reference": 100}

@@ -25,6 +25,7 @@ from services.invoicing.document import (
 )
 from services.invoicing.ocr import ocr_reference as ocr_reference
 from services.invoicing.ocr import valid_ocr as valid_ocr
+from shared.digits import only_digits
 from shared.events import MembershipInfo
 from shared.money import Totals as Totals
 from shared.money import VatGroup as VatGroup
@@ -124,7 +125,7 @@ def format_invoice_number(series: str, sequence: int) -> str:
 
 def format_org_number(org_number: str) -> str:
     """``5566778899`` → ``556677-8899``, the way it is printed; anything else is kept as given."""
-    digits = "".join(ch for ch in org_number if ch.isdigit())
+    digits = only_digits(org_number)
     return f"{digits[:6]}-{digits[6:]}" if len(digits) == 10 else org_number
 
 

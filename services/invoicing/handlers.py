@@ -36,6 +36,7 @@ from services.invoicing.models import (
 from services.invoicing.numbering import lock_series, take_number
 from services.invoicing.settings import InvoicingSettings
 from shared.consumer import EventHandler
+from shared.digits import only_digits
 from shared.events import (
     InvoiceIssued,
     InvoiceLineInfo,
@@ -96,7 +97,7 @@ def buyer_from(event: BillableEvent) -> Buyer:
 
 
 def org_digits(org_number: str) -> str:
-    return "".join(ch for ch in org_number if ch.isdigit())
+    return only_digits(org_number)
 
 
 def make_signup_handler(context: InvoicingContext) -> EventHandler:

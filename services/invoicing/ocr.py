@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from stdnum import luhn
 
+from shared.digits import is_digits, only_digits
+
 MAX_LENGTH = 25  # Bankgirot's limit for an OCR reference
 MIN_LENGTH = 3  # at least one digit of the number, the length digit and the check digit
 
 
 def ocr_reference(invoice_number: str) -> str:
     """The OCR reference for an invoice number such as ``2026-00001``."""
-    digits = "".join(ch for ch in invoice_number if ch.isdigit())
+    digits = only_digits(invoice_number)
     if not digits:
         raise ValueError(f"invoice number {invoice_number!r} has no digits")
     body = digits + str((len(digits) + 2) % 10)
@@ -37,7 +39,7 @@ def valid_ocr(text: str) -> bool:
     anything else that is not a digit makes it invalid.
     """
     reference = text.strip()
-    return (reference.isascii() and reference.isdigit() and MIN_LENGTH <= len(reference) <= MAX_LENGTH
+    return (is_digits(reference) and MIN_LENGTH <= len(reference) <= MAX_LENGTH
             and int(reference[-2]) == len(reference) % 10 and luhn.is_valid(reference))
 
 

@@ -38,6 +38,7 @@ from services.invoicing.payments.matching import STATUS_LABELS as STATUS_LABELS
 from services.invoicing.payments.matching import outstanding
 from services.invoicing.settings import InvoicingSettings
 from shared.audit import recent_entries
+from shared.digits import is_digits
 from shared.events import utc_now
 from shared.web import csrf_valid, staff_page
 
@@ -72,7 +73,7 @@ def pages_router(settings: InvoicingSettings, engine: Engine,
                  organisation: Annotated[str, Query(max_length=200)] = "",
                  org_number: Annotated[str, Query(max_length=20)] = "") -> Response:
         chosen = InvoiceFilter(
-            year=int(year) if year.isdigit() else None,
+            year=int(year) if is_digits(year) else None,
             status=status if status in FILTER_LABELS else "",
             network=network.strip(),
             organisation=(organisation or org_number).strip(),

@@ -31,6 +31,7 @@ from services.invoicing.pagekit import actor_of, form_text, render
 from services.invoicing.settings import InvoicingSettings
 from services.invoicing.summary import YearSummary, bar_chart
 from shared.audit import entries_for
+from shared.digits import is_digits
 from shared.events import utc_now
 from shared.money import format_sek
 from shared.web import csrf_valid, staff_page
@@ -122,7 +123,7 @@ def books_router(settings: InvoicingSettings, engine: Engine,
     @router.get("/summary")
     def summary(request: Request, user: CostsDep, session: SessionDep,
                 year: Annotated[str, Query(max_length=4)] = "") -> Response:
-        chosen = int(year) if year.isdigit() and 2000 <= int(year) <= 2100 else today().year
+        chosen = int(year) if is_digits(year) and 2000 <= int(year) <= 2100 else today().year
         return summary_page(request, user, session, chosen)
 
     @router.post("/summary/costs")

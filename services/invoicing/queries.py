@@ -7,10 +7,11 @@ from sqlmodel import Session, col, select
 
 from services.invoicing.document import InvoiceDocument
 from services.invoicing.models import InvFeeDecision, InvInvoice, InvInvoicePdf
+from shared.digits import only_digits
 
 
 def digits(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
+    return only_digits(text)
 
 
 def list_invoices(session: Session, *, org_number: str | None = None, newest_first: bool = False,

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from stdnum import luhn
 from stdnum.se import orgnr, vat
 
+from shared.digits import is_digits
 from shared.settings import CommonSettings
 
 
@@ -78,7 +79,7 @@ class InvoicingSettings(CommonSettings):
     @classmethod
     def _valid_bankgiro(cls, value: str) -> str:
         digits = value.replace("-", "").replace(" ", "")
-        if not (digits.isdigit() and 7 <= len(digits) <= 8 and luhn.is_valid(digits)):
+        if not (is_digits(digits) and 7 <= len(digits) <= 8 and luhn.is_valid(digits)):
             raise ValueError("SELLER_BANKGIRO is not a valid Bankgiro number")
         return value
 

@@ -36,6 +36,7 @@ from typing import Literal
 from lxml import etree
 
 from services.invoicing.document import Buyer, DocumentLine, InvoiceDocument, Seller, VatGroupLine
+from shared.digits import only_digits
 from shared.money import money
 
 CUSTOMIZATION_ID = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
@@ -71,7 +72,7 @@ def _clean(text: str) -> str:
 
 def digits(text: str) -> str:
     """``802426-0005`` → ``8024260005``; ``5050-1055`` → ``50501055``."""
-    return "".join(ch for ch in text if ch.isdigit())
+    return only_digits(text)
 
 
 def _amount(value: Decimal) -> str:

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from services.registration.lifecycle_models import MembershipCancellation, RenewalOptOut
 from services.registration.models import Membership, Network, Organisation
 from shared.audit import AuditEntry, entries_for, record_act
+from shared.digits import only_digits
 from shared.events import Address, MembershipCancelled, OrganisationSnapshot
 from shared.outbox import add_event
 
@@ -113,7 +114,7 @@ def list_memberships(session: Session, *, year: int | None = None, org_number: s
     query = _ROWS
     if year is not None:
         query = query.where(Membership.year == year)
-    digits = "".join(ch for ch in org_number if ch.isdigit())
+    digits = only_digits(org_number)
     if digits:
         query = query.where(Organisation.org_number == digits)
     query = query.order_by(col(Membership.year).desc(), col(Organisation.name),

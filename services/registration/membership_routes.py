@@ -35,6 +35,7 @@ from services.registration.cancellations import (
 from services.registration.domain import display_org_number
 from services.registration.settings import RegistrationSettings
 from shared.db import transaction
+from shared.digits import is_digits
 from shared.events import utc_now
 from shared.runtime import ServiceRuntime
 from shared.web import csrf_token, csrf_valid, make_templates, set_csrf_cookie, staff_api, staff_page
@@ -164,7 +165,7 @@ def membership_router(runtime: ServiceRuntime, settings: RegistrationSettings) -
     @router.get("/staff/memberships", include_in_schema=False)
     async def memberships_page(request: Request, user: PageUser, year: str = "",
                                org_number: str = "") -> Response:
-        chosen = int(year) if year.isascii() and year.isdigit() else None
+        chosen = int(year) if is_digits(year) else None
         rows = await read(lambda session: list_memberships(session, year=chosen, org_number=org_number[:20]))
         return templates.TemplateResponse(request, "staff_memberships.html", {
             "user": user, "rows": rows, "year": year, "org_number": org_number[:20]})

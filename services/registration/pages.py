@@ -25,6 +25,7 @@ from services.registration.handlers import (
 )
 from services.registration.settings import RegistrationSettings
 from services.registration.validation import TEXT_FIELDS, SignupInvalid, no_policy_message
+from shared.digits import is_digits
 from shared.events import utc_now
 from shared.policy import Fee, FeePolicy, PolicyError, fee_for
 from shared.ratelimit import limit_client, too_many_text
@@ -92,7 +93,7 @@ def pages_router(runtime: ServiceRuntime, policies: dict[int, FeePolicy],
                           alert: str = "", status: int = 200,
                           headers: dict[str, str] | None = None) -> Response:
         errors = dict(errors or {})
-        chosen = int(state.year) if state.year.isascii() and state.year.isdigit() else None
+        chosen = int(state.year) if is_digits(state.year) else None
         if chosen is not None and chosen not in policies:
             errors.setdefault("year", no_policy_message(chosen, policies))
         # Fees are shown for the chosen year, or for the default year when it has no policy.

@@ -36,6 +36,7 @@ from services.registration.renewals import (
     start_or_resume,
 )
 from services.registration.settings import RegistrationSettings
+from shared.digits import is_digits
 from shared.events import utc_now
 from shared.policy import FeePolicy
 from shared.runtime import ServiceRuntime
@@ -198,7 +199,7 @@ def renewal_router(runtime: ServiceRuntime, policies: Mapping[int, FeePolicy],
         if not csrf_valid(request, str(form.get("csrf_token") or "")):
             return await page(request, user, error=EXPIRED, status=400)
         raw_from, raw_to = str(form.get("from_year") or "").strip(), str(form.get("to_year") or "").strip()
-        if not (raw_from.isascii() and raw_from.isdigit() and raw_to.isascii() and raw_to.isdigit()):
+        if not (is_digits(raw_from) and is_digits(raw_to)):
             return await page(request, user, error="Ange åren med fyra siffror, t.ex. 2018 och 2019.",
                               status=422)
         try:

@@ -75,6 +75,9 @@ def test_the_invoice_list_filters_by_year_status_network_and_organisation(client
     assert "Inga fakturor matchar urvalet" in client.get("/", params={"status": "overdue"}).text
     assert jamtland["number"] in client.get("/", params={"status": "issued"}).text
     assert "5\u00a0000,00\u00a0kr" in page, "what is still owed is listed"
+    # A year that str.isdigit() takes but int() does not is no filter, not a 500.
+    superscript = client.get("/", params={"year": "201²"})
+    assert superscript.status_code == 200 and jamtland["number"] in superscript.text
 
 
 def test_the_invoice_page_shows_lines_timeline_links_and_the_actions(client: TestClient) -> None:

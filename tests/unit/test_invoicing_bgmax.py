@@ -80,6 +80,13 @@ def test_an_amount_with_letters_is_refused() -> None:
     expect_error(replace_line(two_payments(), 2, bad), 3, "Beloppet ska vara siffror")
 
 
+def test_a_superscript_digit_is_refused_not_a_crash() -> None:
+    """ISO 8859-1 has ² ³ ¹, which str.isdigit() accepts and int() does not (found by the fuzzer)."""
+    lines = two_payments().decode("iso-8859-1").split("\r\n")
+    bad = lines[2][:37] + "0000000000000050²0" + lines[2][55:]
+    expect_error(replace_line(two_payments(), 2, bad), 3, "Beloppet ska vara siffror")
+
+
 def test_counts_that_do_not_match_the_end_record_are_refused() -> None:
     lines = two_payments().decode("iso-8859-1").split("\r\n")
     end_index = len(lines) - 2

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from shared.digits import is_digits
+
 RECORD_LENGTH = 80
 ORE = Decimal("0.01")
 
@@ -82,7 +84,7 @@ class BgMaxFile:
 
 
 def _digits(line: int, text: str, what: str) -> str:
-    if not text.isdigit():
+    if not is_digits(text):
         raise BgMaxError(line, f"{what} ska vara siffror, men är ”{text.strip()}”.")
     return text
 
@@ -157,7 +159,7 @@ class _Parser:
             if end_seen:
                 raise BgMaxError(number, "Poster efter slutposten (TK70).")
             code = record[:2]
-            handler = getattr(self, f"_tk{code}", None) if code.isdigit() else None
+            handler = getattr(self, f"_tk{code}", None) if is_digits(code) else None
             if handler is None:
                 raise BgMaxError(number, f"Okänd transaktionskod ”{code}”.")
             if code == "70":

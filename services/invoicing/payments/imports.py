@@ -26,6 +26,7 @@ from services.invoicing.payments.matching import Match, match_reference, referen
 from services.invoicing.payments.models import InvPayment, InvPaymentImport
 from shared.audit import record_act
 from shared.db import transaction
+from shared.digits import only_digits
 from shared.money import format_sek
 
 log = structlog.get_logger(__name__)
@@ -68,7 +69,7 @@ def import_bgmax(engine: Engine, data: bytes, *, filename: str, actor: Actor, no
         parsed = parse_bgmax(data, allow_test=allow_test)
     except BgMaxError as error:
         raise PaymentError(f"Filen lästes inte in: {error}") from error
-    expected = "".join(ch for ch in receiver_bankgiro if ch.isdigit())
+    expected = only_digits(receiver_bankgiro)
     for deposit in parsed.deposits:
         if deposit.receiver_bankgiro != expected:
             raise PaymentError(f"Filen lästes inte in: rad {deposit.line}: insättningen gäller bankgiro "

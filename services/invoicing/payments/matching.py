@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from services.invoicing.ocr import valid_ocr
+from shared.digits import is_digits
 from shared.money import money
 
 # "1 234,50", "1234,50", "1234.50", "1 234" (a space or no-break space between thousands).
@@ -50,7 +51,7 @@ def parse_amount(text: str) -> Decimal:
 def reference_digits(reference: str) -> str:
     """An OCR reference as written on a payment slip may have spaces; only its digits count."""
     stripped = reference.replace(" ", "").strip()
-    return stripped if stripped.isdigit() else ""
+    return stripped if is_digits(stripped) else ""
 
 
 @dataclass(frozen=True)

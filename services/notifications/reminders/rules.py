@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from services.notifications import digest, domain, meetings, timefmt
 from services.notifications.domain import EmailKind, OutgoingEmail
 from services.notifications.readmodels import InviteeView, InvoiceView, MeetingView, ParticipantView
+from shared.digits import is_digits
 
 # The day the reminder rules were introduced: nothing due before it is ever sent.
 INTRODUCED = datetime(2026, 11, 27, tzinfo=UTC)
@@ -172,7 +173,7 @@ def due_rows(rules: tuple[Rule, ...], snapshot: Snapshot, now: datetime) -> list
 
 def _ref_id(ref: str, prefix: str) -> int | None:
     kind, _, value = ref.partition(":")
-    return int(value) if kind == prefix and value.isdigit() else None
+    return int(value) if kind == prefix and is_digits(value) else None
 
 
 def _live_meetings(snapshot: Snapshot, now: datetime) -> Iterator[MeetingView]:

@@ -54,6 +54,7 @@ from services.notifications.reminders.rules import (
 from services.notifications.settings import NotificationsSettings
 from shared.clock import Clock
 from shared.db import is_sqlite, transaction
+from shared.digits import is_digits
 from shared.threads import finish_in_thread
 
 log = structlog.get_logger(__name__)
@@ -109,7 +110,7 @@ def load_snapshot(session: Session, now: datetime, *, staff_email: str) -> Snaps
 
 def load_digest(session: Session, now: datetime, *, few_share: float) -> digest.Digest:
     weeks = {
-        row.year: [int(w) for w in row.weeks.split(",") if w.strip().isdigit()]
+        row.year: [int(w) for w in row.weeks.split(",") if is_digits(w.strip())]
         for row in session.exec(select(NetworkWeeks)).all()
     }
     meetings = session.exec(select(MeetingView).where(col(MeetingView.starts_at) > now)).all()

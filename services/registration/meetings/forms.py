@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from email_validator import EmailNotValidError, validate_email
 
 from services.registration.meetings.rules import STOCKHOLM, local_date
+from shared.digits import is_digits
 from shared.money import money
 
 MAX_CAPACITY = 10_000
@@ -131,7 +132,7 @@ def validate_meeting(
         if len(value) > limit and key not in errors:
             errors[key] = f"Högst {limit} tecken."
     capacity_text = _text(data, "capacity")
-    capacity = int(capacity_text) if capacity_text.isascii() and capacity_text.isdigit() else 0
+    capacity = int(capacity_text) if is_digits(capacity_text) else 0
     if not 1 <= capacity <= MAX_CAPACITY:
         errors["capacity"] = f"Ange antal platser som ett heltal 1–{MAX_CAPACITY}."
     deadline = _date(_text(data, "registration_deadline"))

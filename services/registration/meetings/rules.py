@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from shared.digits import is_digits
+
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 # "Meetings are limited, as far as possible, to two per network and year."
 MEETINGS_PER_YEAR = 2
@@ -35,7 +37,7 @@ def parse_weeks(year: int, text: str) -> tuple[int, ...]:
     weeks: set[int] = set()
     last = weeks_in_iso_year(year)
     for part in parts:
-        if not part.isascii() or not part.isdigit():
+        if not is_digits(part):
             raise WeeksInvalid(f"”{part}” är inget veckonummer. Skriv veckonummer 1–53, t.ex. 6, 11, 38.")
         week = int(part)
         if not 1 <= week <= 53:

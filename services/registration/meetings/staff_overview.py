@@ -23,13 +23,14 @@ from services.registration.meetings.web import (
     remote_addr,
 )
 from shared.audit import entries_for
+from shared.digits import is_digits
 from shared.policy import FeePolicy
 from shared.web import csrf_valid, staff_page
 
 
 def year_of(text: str, fallback: int) -> int:
     """A year from a query or form field, or ``fallback`` when it is not a plausible year."""
-    return int(text) if text.isascii() and text.isdigit() and 2000 <= int(text) <= 2100 else fallback
+    return int(text) if is_digits(text) and 2000 <= int(text) <= 2100 else fallback
 
 
 def overview_router(web: MeetingsWeb, policies: dict[int, FeePolicy]) -> APIRouter:
