@@ -34,7 +34,6 @@ from services.invoicing.domain import series_for
 from services.invoicing.handlers import (
     InvoicingContext,
     issued_event,
-    org_digits,
     store_document,
     store_lines,
 )
@@ -50,6 +49,7 @@ from services.invoicing.numbering import lock_series, take_number
 from services.invoicing.queries import document_of, get_invoice
 from shared.audit import record_act
 from shared.consumer import EventHandler
+from shared.digits import only_digits
 from shared.events import Address, MembershipCancelled, OrganisationSnapshot
 from shared.outbox import add_event
 
@@ -91,7 +91,7 @@ class Today:
 def snapshot_of(buyer: Buyer) -> OrganisationSnapshot:
     """The buyer as events carry it (organisationsnummer as ten digits, as registration sends it)."""
     return OrganisationSnapshot(
-        id=buyer.organisation_id, name=buyer.name, org_number=org_digits(buyer.org_number),
+        id=buyer.organisation_id, name=buyer.name, org_number=only_digits(buyer.org_number),
         invoice_email=buyer.invoice_email,
         address=Address(street=buyer.street, postal_code=buyer.postal_code, city=buyer.city),
         buyer_reference=buyer.reference)

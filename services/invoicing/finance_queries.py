@@ -20,9 +20,9 @@ from services.invoicing.payments.ledger import (
 )
 from services.invoicing.payments.matching import STATUS_LABELS, amount_due
 from services.invoicing.payments.models import InvNetworkCost, InvOverdueNotice
-from services.invoicing.queries import digits
 from services.invoicing.summary import DecisionRow, LineRow, YearSummary, paid_share, summarise
 from shared.audit import entries_for
+from shared.digits import only_digits
 from shared.money import format_sek
 
 # Not a stored status: past due and not settled, for the list's filter.
@@ -60,8 +60,8 @@ def filter_invoices(session: Session, chosen: InvoiceFilter, limit: int = 200,
         variants = {text, text.lower(), text.upper(), text.capitalize(), text.title()}
         conditions = [col(InvInvoice.buyer_name).contains(variant, autoescape=True) for variant in variants]
         conditions.append(func.lower(col(InvInvoice.buyer_name)).contains(text.lower(), autoescape=True))
-        if digits(text):
-            conditions.append(col(InvInvoice.buyer_org_digits) == digits(text))
+        if only_digits(text):
+            conditions.append(col(InvInvoice.buyer_org_digits) == only_digits(text))
         query = query.where(or_(*conditions))
     return list(session.exec(query.order_by(col(InvInvoice.id).desc()).limit(limit)))
 

@@ -96,10 +96,6 @@ def buyer_from(event: BillableEvent) -> Buyer:
     )
 
 
-def org_digits(org_number: str) -> str:
-    return only_digits(org_number)
-
-
 def make_signup_handler(context: InvoicingContext) -> EventHandler:
     def handle(session: Session, event: SignupCompleted) -> None:
         invoice_signup(session, event, context)
@@ -177,7 +173,7 @@ def store_document(session: Session, document: InvoiceDocument, series: str, seq
         signup_id=signup_id, source_event_id=source_event_id,
         correlation_id=correlation_id, organisation_id=document.buyer.organisation_id,
         buyer_name=document.buyer.name, buyer_org_number=document.buyer.org_number,
-        buyer_org_digits=org_digits(document.buyer.org_number), buyer_email=document.buyer.invoice_email,
+        buyer_org_digits=only_digits(document.buyer.org_number), buyer_email=document.buyer.invoice_email,
         issue_date=document.issue_date, due_date=document.due_date, currency=document.currency,
         net=document.net, vat=document.vat, total=document.total, ocr=document.ocr,
         document=document.model_dump_json(), issued_at=now,

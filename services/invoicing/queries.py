@@ -10,15 +10,11 @@ from services.invoicing.models import InvFeeDecision, InvInvoice, InvInvoicePdf
 from shared.digits import only_digits
 
 
-def digits(text: str) -> str:
-    return only_digits(text)
-
-
 def list_invoices(session: Session, *, org_number: str | None = None, newest_first: bool = False,
                   limit: int | None = None, offset: int = 0) -> list[InvInvoice]:
     query = select(InvInvoice)
     if org_number:
-        query = query.where(InvInvoice.buyer_org_digits == digits(org_number))
+        query = query.where(InvInvoice.buyer_org_digits == only_digits(org_number))
     order = col(InvInvoice.id).desc() if newest_first else col(InvInvoice.id)
     query = query.order_by(order).offset(offset)
     if limit is not None:

@@ -70,11 +70,6 @@ def _clean(text: str) -> str:
     return _NOT_XML.sub("", text).strip()
 
 
-def digits(text: str) -> str:
-    """``802426-0005`` → ``8024260005``; ``5050-1055`` → ``50501055``."""
-    return only_digits(text)
-
-
 def _amount(value: Decimal) -> str:
     value = money(value)  # already whole öre; rounding, if any, is shared.money's half up
     return str(abs(value) if value == 0 else value)  # never "-0.00"
@@ -123,7 +118,7 @@ def _tax_scheme(b: _Builder, parent: etree._Element, company_id: str, scheme: st
 
 def _seller(b: _Builder, parent: etree._Element, seller: Seller, with_vat_number: bool) -> None:
     party = b.node(b.node(parent, "AccountingSupplierParty"), "Party")
-    org = digits(seller.org_number)
+    org = only_digits(seller.org_number)
     b.text(party, _cbc("EndpointID"), org, schemeID=SCHEME_SE_ORGNR)
     b.text(b.node(party, "PartyName"), _cbc("Name"), seller.name)
     _address(b, party, seller.street, seller.city, seller.postal_code)
@@ -143,7 +138,7 @@ def _seller(b: _Builder, parent: etree._Element, seller: Seller, with_vat_number
 
 def _buyer(b: _Builder, parent: etree._Element, buyer: Buyer) -> None:
     party = b.node(b.node(parent, "AccountingCustomerParty"), "Party")
-    org = digits(buyer.org_number)
+    org = only_digits(buyer.org_number)
     b.text(party, _cbc("EndpointID"), org, schemeID=SCHEME_SE_ORGNR)
     b.text(b.node(party, "PartyName"), _cbc("Name"), buyer.name)
     _address(b, party, buyer.street, buyer.city, buyer.postal_code)
@@ -255,7 +250,7 @@ def invoice_xml(document: InvoiceDocument, pdf: bytes | None = None) -> bytes:
         b.text(means, _cbc("PaymentMeansCode"), PAYMENT_CREDIT_TRANSFER)
         b.text(means, _cbc("PaymentID"), document.ocr)
         account = b.node(means, "PayeeFinancialAccount")
-        b.text(account, _cbc("ID"), digits(document.seller.bankgiro))
+        b.text(account, _cbc("ID"), only_digits(document.seller.bankgiro))
         b.text(b.node(account, "FinancialInstitutionBranch"), _cbc("ID"), BANKGIRO_BRANCH)
     terms = b.node(root, "PaymentTerms")
     if credit:
