@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-import services.notifications.models
+import shared.dbtypes
 import sqlmodel
 
 revision: str = '0001'
@@ -39,7 +39,7 @@ def upgrade() -> None:
 
     op.create_table('ntf_dead_letter',
     sa.Column('dead_letter_id', sa.String(length=200), nullable=False),
-    sa.Column('recorded_at', services.notifications.models.UtcDateTime(), nullable=False),
+    sa.Column('recorded_at', shared.dbtypes.UtcDateTime(), nullable=False),
     sa.Column('source_stream', sa.String(length=200), nullable=False),
     sa.Column('group', sa.String(length=200), nullable=False),
     sa.Column('event_type', sa.String(length=100), nullable=False),
@@ -59,10 +59,10 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.String(length=2000), nullable=True),
-    sa.Column('next_attempt_at', services.notifications.models.UtcDateTime(), nullable=False),
+    sa.Column('next_attempt_at', shared.dbtypes.UtcDateTime(), nullable=False),
     sa.Column('claimed_by', sa.String(length=200), nullable=True),
-    sa.Column('created_at', services.notifications.models.UtcDateTime(), nullable=False),
-    sa.Column('sent_at', services.notifications.models.UtcDateTime(), nullable=True),
+    sa.Column('created_at', shared.dbtypes.UtcDateTime(), nullable=False),
+    sa.Column('sent_at', shared.dbtypes.UtcDateTime(), nullable=True),
     sa.Column('raw', sa.LargeBinary(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('source_event_id', 'recipient', name='uq_ntf_email_event_recipient')
@@ -97,8 +97,8 @@ def upgrade() -> None:
     sa.Column('network_code', sa.String(length=100), nullable=False),
     sa.Column('network_name', sa.String(length=200), nullable=False),
     sa.Column('title', sa.String(length=500), nullable=False),
-    sa.Column('starts_at', services.notifications.models.UtcDateTime(), nullable=False),
-    sa.Column('ends_at', services.notifications.models.UtcDateTime(), nullable=False),
+    sa.Column('starts_at', shared.dbtypes.UtcDateTime(), nullable=False),
+    sa.Column('ends_at', shared.dbtypes.UtcDateTime(), nullable=False),
     sa.Column('venue', sa.String(length=500), nullable=False),
     sa.Column('address', sa.String(length=500), nullable=False),
     sa.Column('agenda', sa.String(length=10000), nullable=False),
@@ -134,12 +134,12 @@ def upgrade() -> None:
     sa.Column('recipient_name', sa.String(length=300), nullable=False),
     sa.Column('ref', sa.String(length=100), nullable=False),
     sa.Column('subject', sa.String(length=500), nullable=False),
-    sa.Column('due_at', services.notifications.models.UtcDateTime(), nullable=False),
+    sa.Column('due_at', shared.dbtypes.UtcDateTime(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('email_id', sa.Integer(), nullable=True),
     sa.Column('note', sa.String(length=500), nullable=False),
-    sa.Column('created_at', services.notifications.models.UtcDateTime(), nullable=False),
-    sa.Column('handled_at', services.notifications.models.UtcDateTime(), nullable=True),
+    sa.Column('created_at', shared.dbtypes.UtcDateTime(), nullable=False),
+    sa.Column('handled_at', shared.dbtypes.UtcDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('rule', 'source_key', 'recipient', name='uq_ntf_reminder_rule_source_recipient')
     )
@@ -149,7 +149,7 @@ def upgrade() -> None:
     op.create_table('ntf_unsubscribed',
     sa.Column('contact_id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=320), nullable=False),
-    sa.Column('at', services.notifications.models.UtcDateTime(), nullable=False),
+    sa.Column('at', shared.dbtypes.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('contact_id')
     )
     op.create_table('outbox',

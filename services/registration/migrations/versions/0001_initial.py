@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-import services.registration.meetings.models
 import services.registration.models
+import shared.dbtypes
 import sqlmodel
 
 revision: str = '0001'
@@ -123,8 +123,8 @@ def upgrade() -> None:
     sa.Column('network_id', sa.Integer(), nullable=False),
     sa.Column('year', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('starts_at', services.registration.meetings.models.UtcDateTime(), nullable=False),
-    sa.Column('ends_at', services.registration.meetings.models.UtcDateTime(), nullable=False),
+    sa.Column('starts_at', shared.dbtypes.UtcDateTime(), nullable=False),
+    sa.Column('ends_at', shared.dbtypes.UtcDateTime(), nullable=False),
     sa.Column('venue', sa.String(length=200), nullable=False),
     sa.Column('address', sa.String(length=300), nullable=False),
     sa.Column('agenda', sa.Text(), nullable=False),
@@ -138,8 +138,8 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('cancel_reason', sa.String(length=1000), nullable=False),
     sa.Column('sequence', sa.Integer(), nullable=False),
-    sa.Column('created_at', services.registration.meetings.models.UtcDateTime(), nullable=False),
-    sa.Column('updated_at', services.registration.meetings.models.UtcDateTime(), nullable=False),
+    sa.Column('created_at', shared.dbtypes.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', shared.dbtypes.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['network_id'], ['reg_network.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -181,8 +181,8 @@ def upgrade() -> None:
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('subscribed', sa.Boolean(), nullable=False),
     sa.Column('signup_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', services.registration.meetings.models.UtcDateTime(), nullable=False),
-    sa.Column('unsubscribed_at', services.registration.meetings.models.UtcDateTime(), nullable=True),
+    sa.Column('created_at', shared.dbtypes.UtcDateTime(), nullable=False),
+    sa.Column('unsubscribed_at', shared.dbtypes.UtcDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['network_id'], ['reg_network.id'], ),
     sa.ForeignKeyConstraint(['organisation_id'], ['reg_organisation.id'], ),
     sa.ForeignKeyConstraint(['signup_id'], ['reg_signup.id'], ),
@@ -226,9 +226,9 @@ def upgrade() -> None:
     sa.Column('organisation_name', sa.String(length=200), nullable=False),
     sa.Column('dietary', sa.String(length=500), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('queued_at', services.registration.meetings.models.UtcDateTime(), nullable=False),
-    sa.Column('created_at', services.registration.meetings.models.UtcDateTime(), nullable=False),
-    sa.Column('updated_at', services.registration.meetings.models.UtcDateTime(), nullable=False),
+    sa.Column('queued_at', shared.dbtypes.UtcDateTime(), nullable=False),
+    sa.Column('created_at', shared.dbtypes.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', shared.dbtypes.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['reg_contact.id'], ),
     sa.ForeignKeyConstraint(['meeting_id'], ['reg_meeting.id'], ),
     sa.PrimaryKeyConstraint('id'),
