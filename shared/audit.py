@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Engine, Text
+from sqlalchemy import Column, Connection, DateTime, Engine, Text
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from shared.events import utc_now
@@ -76,9 +76,11 @@ _APPEND_ONLY = {
 }
 
 
-def protect_audit_log(engine: Engine) -> None:
+def protect_audit_log(bind: Engine | Connection) -> None:
     """Install the triggers that refuse UPDATE and DELETE on ``audit_entry`` (idempotent)."""
-    statements = _APPEND_ONLY.get(engine.dialect.name, [])
-    with engine.begin() as connection:
-        for statement in statements:
-            connection.exec_driver_sql(statement)
+    if isinstance(bind, Engine):
+        with bind.begin() as connection:
+            protect_audit_log(connection)
+        return
+    for statement in _APPEND_ONLY.get(bind.dialect.name, []):
+        bind.exec_driver_sql(statement)

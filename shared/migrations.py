@@ -28,7 +28,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-from shared.audit import AuditEntry
+from shared.audit import AuditEntry, protect_audit_log
 from shared.consumer import ProcessedEvent
 from shared.db import WRITE_OPTION, is_sqlite
 from shared.outbox import OutboxMessage
@@ -132,6 +132,9 @@ def migrate(engine: Engine, service: str, tables: Collection[str]) -> None:
         before = current_revision(connection, service)
         command.upgrade(config, "head")
         after = current_revision(connection, service)
+        if AuditEntry.__tablename__ in tables:
+            # Idempotent, so a database stamped rather than migrated is protected too.
+            protect_audit_log(connection)
     if before != after:
         log.info("database migrated", service=service, from_revision=before, to_revision=after)
 

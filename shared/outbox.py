@@ -116,7 +116,7 @@ class OutboxRelay:
             # at once only to find nothing.
             self._wake.clear()
             try:
-                sent = await self._run_batch()
+                sent = await finish_in_thread(self._relay_batch)
             except Exception:
                 log.exception("outbox relay failed; retrying")
                 sent = 0
@@ -125,9 +125,6 @@ class OutboxRelay:
                 continue  # a full batch: there may be more right behind
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
-
-    async def _run_batch(self) -> int:
-        return await finish_in_thread(self._relay_batch)
 
     def _relay_batch(self) -> int:
         """Publish one batch; runs in a worker thread, holding the rows' locks while it publishes."""

@@ -18,7 +18,6 @@ from redis.asyncio import Redis
 from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
 
-from shared.audit import protect_audit_log
 from shared.consumer import EventHandler, ensure_group, subscribe
 from shared.db import make_engine
 from shared.deadletters import DeadLetterStore
@@ -118,7 +117,6 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         await asyncio.to_thread(migrate_service, self.engine, self.service, self._models)
-        protect_audit_log(self.engine)
         for stream in self._groups:
             await ensure_group(self.redis, stream, self.service)
         await self.broker.start()
