@@ -8,23 +8,33 @@ credited (see reminders/rules.py). Dead letters are kept too, for the digest.
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 from sqlmodel import Session
 
 from services.notifications.readmodels import DeadLetterSeen, InvoiceView
-from shared.events import DeadLetterRecorded, InvoiceIssued, InvoiceOverdue, InvoicePaid
+from shared.events import (
+    DeadLetterRecorded,
+    InvoiceIssued,
+    InvoiceOverdue,
+    InvoicePaid,
+    OrganisationSnapshot,
+)
+
+
+def _row(session: Session, number: str, organisation: OrganisationSnapshot, due_date: date,
+         total: Decimal = Decimal("0.00")) -> InvoiceView:
+    """The invoice's row; a new one when the invoice came before notifications kept invoices."""
+    return session.get(InvoiceView, number) or InvoiceView(
+        number=number, organisation=organisation.name, email=organisation.invoice_email, due_date=due_date,
+        total=total)
 
 
 def on_issued(session: Session, event: InvoiceIssued) -> None:
     if event.kind == "credit_note":
         if event.credited_number:
-            credited = session.get(InvoiceView, event.credited_number)
-            if credited is None:  # issued before notifications kept invoices: remember it is credited
-                credited = InvoiceView(
-                    number=event.credited_number,
-                    organisation=event.organisation.name,
-                    email=event.organisation.invoice_email,
-                    due_date=event.due_date,
-                )
+            credited = _row(session, event.credited_number, event.organisation, event.due_date)
             credited.credited = True
             session.add(credited)
         return
@@ -43,14 +53,7 @@ def on_issued(session: Session, event: InvoiceIssued) -> None:
 
 
 def on_overdue(session: Session, event: InvoiceOverdue) -> None:
-    row = session.get(InvoiceView, event.number)
-    if row is None:
-        row = InvoiceView(
-            number=event.number,
-            organisation=event.organisation.name,
-            email=event.organisation.invoice_email,
-            due_date=event.due_date,
-        )
+    row = _row(session, event.number, event.organisation, event.due_date)
     if row.overdue_as_of is not None and row.overdue_as_of > event.as_of:
         return  # an older day's report
     row.organisation, row.email = event.organisation.name, event.organisation.invoice_email
@@ -60,15 +63,7 @@ def on_overdue(session: Session, event: InvoiceOverdue) -> None:
 
 
 def on_paid(session: Session, event: InvoicePaid) -> None:
-    row = session.get(InvoiceView, event.number)
-    if row is None:
-        row = InvoiceView(
-            number=event.number,
-            organisation=event.organisation.name,
-            email=event.organisation.invoice_email,
-            due_date=event.paid_on,
-            total=event.total,
-        )
+    row = _row(session, event.number, event.organisation, event.paid_on, total=event.total)
     row.paid = True
     row.outstanding = max(row.total - event.paid_amount, 0 * row.total)
     session.add(row)
