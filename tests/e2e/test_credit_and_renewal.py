@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import time
 from collections.abc import Iterator
@@ -14,11 +13,10 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from devtools.stack import SERVICES, Stack
-from tests.e2e.conftest import API_TOKEN, FINANCE
+from devtools.stack import Stack
+from tests.e2e.conftest import API_TOKEN, FINANCE, running_stack
 from tests.e2e.test_signup_to_inbox import signup_json
-from tests.support.failures import print_logs_if_failed
-from tests.support.servers import SmtpServer, postgres_database
+from tests.support.servers import SmtpServer
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 POLICY_2019 = ('year = 2019\nfee = "4500.00"\n'
@@ -31,22 +29,9 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, smtp_server: SmtpServe
     policies = tmp_path / "policies"
     policies.mkdir()
     (policies / "2019.toml").write_text(POLICY_2019, encoding="utf-8")
-    with contextlib.ExitStack() as databases:
-        urls = {}
-        if request.param == "postgresql":
-            urls = {s: databases.enter_context(postgres_database()) for s in SERVICES}
-        system = Stack(var_dir=tmp_path / "var", smtp_port=smtp_server.port, start_mail_catcher=False,
-                       database_urls=urls, log_dir=tmp_path / "logs",
-                       extra_env={"REGLAB_API_TOKEN": API_TOKEN, "REGLAB_ENV": "test",
-                                  "FINANCE_EMAIL": FINANCE, "RECLAIM_IDLE_MS": "2000",
-                                  "MAIL_RETRY_BASE_SECONDS": "0.2", "FEE_POLICY_DIR": str(policies),
-                                  "RENEWAL_BATCH_SIZE": "1"})
-        try:
-            system.start()
-            yield system
-        finally:
-            system.stop()
-            print_logs_if_failed(request, tmp_path / "logs", 6000)
+    env = {"FINANCE_EMAIL": FINANCE, "FEE_POLICY_DIR": str(policies), "RENEWAL_BATCH_SIZE": "1"}
+    with running_stack(request, tmp_path, smtp_server, env) as system:
+        yield system
 
 
 def pdf_text(message: EmailMessage) -> str:

@@ -10,7 +10,6 @@ each reminder arrives once.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from collections.abc import Iterator
@@ -23,10 +22,9 @@ import icalendar
 import pytest
 
 from devtools.bench import org_number
-from devtools.stack import SERVICES, Stack, free_port
-from tests.e2e.conftest import API_TOKEN
-from tests.support.failures import print_logs_if_failed
-from tests.support.servers import SmtpServer, postgres_database
+from devtools.stack import Stack
+from tests.e2e.conftest import API_TOKEN, move_clock, running_stack
+from tests.support.servers import SmtpServer
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 STAFF = "kansliet@reglab.example"
@@ -42,42 +40,10 @@ DAY_BEFORE = "2018-02-06T10:30:00+01:00"
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def stack(request: pytest.FixtureRequest, tmp_path: Path, smtp_server: SmtpServer) -> Iterator[Stack]:
-    clock = tmp_path / "clock"
-    clock.write_text(JANUARY)
-    ports = {service: free_port() for service in SERVICES}
-    with contextlib.ExitStack() as databases:
-        urls = {}
-        if request.param == "postgresql":
-            urls = {s: databases.enter_context(postgres_database()) for s in SERVICES}
-        system = Stack(
-            var_dir=tmp_path / "var",
-            smtp_port=smtp_server.port,
-            start_mail_catcher=False,
-            ports=ports,
-            database_urls=urls,
-            log_dir=tmp_path / "logs",
-            extra_env={
-                "REGLAB_API_TOKEN": API_TOKEN,
-                "REGLAB_ENV": "test",
-                "REGLAB_CLOCK_FILE": str(clock),
-                "REGISTRATION_PUBLIC_URL": f"http://127.0.0.1:{ports['registration']}",
-                "STAFF_EMAIL": STAFF,
-                "REMINDER_POLL_SECONDS": "0.3",
-                "REMINDERS_EFFECTIVE_FROM": "2018-01-01T00:00:00+00:00",
-                "RECLAIM_IDLE_MS": "2000",
-                "MAIL_RETRY_BASE_SECONDS": "0.2",
-            },
-        )
-        try:
-            system.start()
-            yield system
-        finally:
-            system.stop()
-            print_logs_if_failed(request, tmp_path / "logs", 6000)
-
-
-def move_clock(stack: Stack, at: str) -> None:
-    Path(stack.extra_env["REGLAB_CLOCK_FILE"]).write_text(at)
+    env = {"STAFF_EMAIL": STAFF, "REMINDER_POLL_SECONDS": "0.3",
+           "REMINDERS_EFFECTIVE_FROM": "2018-01-01T00:00:00+00:00"}
+    with running_stack(request, tmp_path, smtp_server, env, clock_at=JANUARY) as system:
+        yield system
 
 
 def signup(number: str, name: str, email: str) -> dict[str, object]:

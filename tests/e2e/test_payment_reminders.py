@@ -9,7 +9,6 @@ gets the second reminder, and nobody gets anything twice.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -22,11 +21,10 @@ import httpx
 import pytest
 
 from devtools.bench import org_number
-from devtools.stack import SERVICES, Stack, free_port
-from tests.e2e.conftest import API_TOKEN
+from devtools.stack import Stack
+from tests.e2e.conftest import API_TOKEN, move_clock, running_stack
 from tests.support.bgmax import Payment, bgmax_file
-from tests.support.failures import print_logs_if_failed
-from tests.support.servers import SmtpServer, postgres_database
+from tests.support.servers import SmtpServer
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 ISSUED = "2018-01-10T10:00:00+01:00"  # due 30 days later: 2018-02-09
@@ -37,32 +35,10 @@ REMINDER = "Påminnelse: faktura"
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def stack(request: pytest.FixtureRequest, tmp_path: Path, smtp_server: SmtpServer) -> Iterator[Stack]:
-    clock = tmp_path / "clock"
-    clock.write_text(ISSUED)
-    ports = {service: free_port() for service in SERVICES}
-    with contextlib.ExitStack() as databases:
-        urls = {}
-        if request.param == "postgresql":
-            urls = {s: databases.enter_context(postgres_database()) for s in SERVICES}
-        system = Stack(
-            var_dir=tmp_path / "var", smtp_port=smtp_server.port, start_mail_catcher=False, ports=ports,
-            database_urls=urls, log_dir=tmp_path / "logs",
-            extra_env={
-                "REGLAB_API_TOKEN": API_TOKEN,
-                "REGLAB_ENV": "test",
-                "REGLAB_CLOCK_FILE": str(clock),
-                "OVERDUE_CHECK_SECONDS": "0.3",
-                "REMINDER_POLL_SECONDS": "0.3",
-                "REMINDERS_EFFECTIVE_FROM": "2018-01-01T00:00:00+00:00",
-                "RECLAIM_IDLE_MS": "2000",
-            },
-        )
-        try:
-            system.start()
-            yield system
-        finally:
-            system.stop()
-            print_logs_if_failed(request, tmp_path / "logs", 6000)
+    env = {"OVERDUE_CHECK_SECONDS": "0.3", "REMINDER_POLL_SECONDS": "0.3",
+           "REMINDERS_EFFECTIVE_FROM": "2018-01-01T00:00:00+00:00"}
+    with running_stack(request, tmp_path, smtp_server, env, clock_at=ISSUED) as system:
+        yield system
 
 
 def sign_up(stack: Stack, number: str, email: str) -> None:
@@ -105,10 +81,6 @@ def status_becomes(stack: Stack, number: str, status: str, timeout: float = 30.0
             return
         time.sleep(0.2)
     raise AssertionError(f"{number} never became {status}: {invoice_of(stack, number)}")
-
-
-def move_clock(stack: Stack, at: str) -> None:
-    Path(stack.extra_env["REGLAB_CLOCK_FILE"]).write_text(at)
 
 
 def test_overdue_invoices_are_reminded_twice_unless_paid_and_never_twice_the_same(
