@@ -18,6 +18,7 @@ from shared.db import create_tables, make_engine
 from shared.deadletters import DeadLetterNotFound, DeadLetterStore, dead_letter_stream, record_dead_letter
 from shared.events import INVOICING_STREAM, OPERATIONS_STREAM, REGISTRATION_STREAM, parse_event
 from tests.integration.test_outbox_and_consumer import signup
+from tests.support.dead_letters import dead_letter_for
 from tests.support.servers import RedisServer
 from tests.support.streams import read_events, read_headers
 
@@ -34,15 +35,6 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
     client = Redis.from_url(redis_server.url)
     yield client
     await client.aclose()
-
-
-async def dead_letter_for(redis: Redis, group: str, signup_id: int, stream: str = REGISTRATION_STREAM) -> str:
-    """A dead letter as the consumer writes it: the entry's whole FastStream ``__data__``."""
-    event = signup(signup_id)
-    payload = await wire.encode(event.model_dump_json(), message_id=str(event.event_id),
-                                correlation_id=event.correlation_id)
-    return await record_dead_letter(redis, stream=stream, group=group, entry_id=f"1-{signup_id}",
-                                    payload=payload, error="ValueError: no fee policy for 2018")
 
 
 async def test_an_entry_that_keeps_failing_is_replayed_after_the_fix_and_handled_exactly_once(

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from redis.asyncio import Redis
 
 from services.invoicing.app import create_app
 from services.notifications.app import create_app as create_notifications
 from shared.events import REGISTRATION_STREAM
-from tests.integration.test_dead_letters import dead_letter_for
 from tests.integration.test_notifications_service import TOKEN, make_settings
+from tests.support.dead_letters import seed_dead_letter
 from tests.support.invoicing import AUTH, invoicing_settings, login
 from tests.support.registration import registration_client
 from tests.support.servers import RedisServer, SmtpServer
@@ -27,17 +25,6 @@ def client(database_url: str, redis_server: RedisServer) -> Iterator[TestClient]
     with TestClient(create_app(invoicing_settings(database_url, redis_server.url)),
                     follow_redirects=False) as client:
         yield client
-
-
-def seed(redis_url: str, group: str, signup_id: int) -> str:
-    async def go() -> str:
-        redis = Redis.from_url(redis_url)
-        try:
-            return await dead_letter_for(redis, group, signup_id)
-        finally:
-            await redis.aclose()
-
-    return asyncio.run(go())
 
 
 def csrf_of(html: str) -> str:
@@ -52,8 +39,8 @@ def replayed_ids(redis_url: str) -> list[int]:
 
 def test_the_page_needs_a_login_then_lists_the_dead_letters_with_a_replay_button(
         client: TestClient, redis_server: RedisServer) -> None:
-    letter = seed(redis_server.url, "invoicing", 1)
-    seed(redis_server.url, "notifications", 2)
+    letter = seed_dead_letter(redis_server.url, "invoicing", 1)
+    seed_dead_letter(redis_server.url, "notifications", 2)
 
     response = client.get("/dead-letters")
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
@@ -71,7 +58,7 @@ def test_the_page_needs_a_login_then_lists_the_dead_letters_with_a_replay_button
 
 def test_replaying_from_the_page_needs_the_csrf_token_and_then_publishes_once(
         client: TestClient, redis_server: RedisServer) -> None:
-    letter = seed(redis_server.url, "invoicing", 3)
+    letter = seed_dead_letter(redis_server.url, "invoicing", 3)
     login(client)
     token = csrf_of(client.get("/dead-letters").text)
 
@@ -97,7 +84,7 @@ def test_replaying_from_the_page_needs_the_csrf_token_and_then_publishes_once(
 def test_replay_all_from_the_page_replays_every_dead_letter_of_the_service(
         client: TestClient, redis_server: RedisServer) -> None:
     for signup_id in (4, 5):
-        seed(redis_server.url, "invoicing", signup_id)
+        seed_dead_letter(redis_server.url, "invoicing", signup_id)
     login(client)
     token = csrf_of(client.get("/dead-letters").text)
     done = client.post("/dead-letters/replay-all", data={"csrf_token": token})
@@ -107,7 +94,7 @@ def test_replay_all_from_the_page_replays_every_dead_letter_of_the_service(
 
 def test_the_api_needs_a_token_lists_and_replays_and_answers_404_for_an_unknown_id(
         client: TestClient, redis_server: RedisServer) -> None:
-    letter = seed(redis_server.url, "invoicing", 6)
+    letter = seed_dead_letter(redis_server.url, "invoicing", 6)
     assert client.get("/api/v1/dead-letters").status_code == 401
     assert client.post(f"/api/v1/dead-letters/{letter}/replay").status_code == 401
 
@@ -128,7 +115,7 @@ def test_the_api_needs_a_token_lists_and_replays_and_answers_404_for_an_unknown_
 
 def test_every_service_serves_its_own_dead_letters(database_url: str, redis_server: RedisServer,
                                                    smtp_server: SmtpServer, tmp_path: Path) -> None:
-    seed(redis_server.url, "notifications", 7)
+    seed_dead_letter(redis_server.url, "notifications", 7)
     notifications = make_settings(database_url, redis_server.url, smtp_server.port, tmp_path)
     with TestClient(create_notifications(notifications)) as client:
         listed = client.get("/api/v1/dead-letters", headers={"Authorization": f"Bearer {TOKEN}"}).json()

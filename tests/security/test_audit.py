@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
@@ -17,8 +15,8 @@ from sqlmodel import Session, select
 from shared.audit import AuditEntry, protect_audit_log, record_act
 from shared.db import create_tables, make_engine, transaction
 from shared.events import utc_now
-from tests.integration.test_dead_letters import dead_letter_for
 from tests.security.conftest import ADMIN, ADMIN_PASSWORD, PASSWORD, System, csrf_of, login
+from tests.support.dead_letters import seed_dead_letter
 from tests.support.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,17 +30,6 @@ def entries(database_url: str) -> list[AuditEntry]:
             return list(session.exec(statement).all())
     finally:
         engine.dispose()
-
-
-def seed_dead_letter(redis_url: str, group: str, signup_id: int) -> str:
-    async def go() -> str:
-        redis = Redis.from_url(redis_url)
-        try:
-            return await dead_letter_for(redis, group, signup_id)
-        finally:
-            await redis.aclose()
-
-    return asyncio.run(go())
 
 
 def test_the_database_refuses_to_update_or_delete_an_audit_entry(database_url: str) -> None:
