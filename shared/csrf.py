@@ -35,7 +35,7 @@ def csrf_token(request: Request) -> str:
 
 def set_csrf_cookie(response: Response, token: str, settings: CommonSettings) -> None:
     response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict",
-                        secure=settings.environment == "production", max_age=CSRF_MAX_AGE)
+                        secure=settings.deployed, max_age=CSRF_MAX_AGE)
 
 
 def csrf_valid(request: Request, submitted: str | None) -> bool:

@@ -9,7 +9,7 @@ are refused for ``LOGIN_LOCKOUT_SECONDS``. Every success, failure and
 refusal is in the audit log. Nothing logs the password.
 
 The session cookie holds a random id (only its hash is in Redis, with a TTL);
-it is HttpOnly, SameSite=Lax and Secure in production. Logout deletes the
+it is HttpOnly, SameSite=Lax and Secure outside development. Logout deletes the
 session in Redis, so the cookie is dead in every service.
 """
 
@@ -108,7 +108,7 @@ def login_router(settings: CommonSettings) -> APIRouter:
         response = RedirectResponse(next_url, status_code=303)
         response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="lax",
                             max_age=settings.session_max_age_seconds,
-                            secure=settings.environment == "production")
+                            secure=settings.deployed)
         return response
 
     @router.post("/logout")
@@ -126,7 +126,7 @@ def login_router(settings: CommonSettings) -> APIRouter:
                 await audit_request(request, actor=name, action="logout", subject=f"user:{name}")
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax",
-                               secure=settings.environment == "production")
+                               secure=settings.deployed)
         return response
 
     return router

@@ -16,6 +16,9 @@ class CommonSettings(BaseSettings):
     # hide_input_in_errors: a refused setting must not print the environment's secrets in the error.
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, hide_input_in_errors=True)
 
+    # development: one machine, example values allowed. test (a shared test or staging
+    # installation) and production run behind HTTPS on real secrets; production also
+    # refuses the test aids (REGLAB_CLOCK_FILE, BgMax test files) and example business data.
     environment: Literal["development", "test", "production"] = Field(
         "development", validation_alias="REGLAB_ENV"
     )
@@ -72,14 +75,31 @@ class CommonSettings(BaseSettings):
     upload_paths: list[str] = Field(["/payments/import", "/api/v1/payments/bgmax"],
                                     validation_alias="UPLOAD_PATHS")
 
+    @property
+    def deployed(self) -> bool:
+        """Outside development: cookies are Secure (HTTPS in front) and secrets must be real."""
+        return self.environment != "development"
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> CommonSettings:
-        if self.environment == "production":
+        if self.deployed:
             for name, value in (
                 ("REGLAB_SECRET_KEY", self.secret_key),
                 ("REGLAB_API_TOKEN", self.api_token),
                 ("REGLAB_ADMIN_PASSWORD", self.admin_password),
             ):
                 if value in (DEV_SECRET, DEV_TOKEN) or len(value) < 16:
-                    raise ValueError(f"{name} must be set to a secret of 16+ characters in production")
+                    raise ValueError(f"{name} must be set to a secret of 16+ characters "
+                                     f"outside development (REGLAB_ENV={self.environment})")
+        if self.environment == "production":
+            for name, address in (("MAIL_FROM", self.mail_from), ("FINANCE_EMAIL", self.finance_email),
+                                  ("STAFF_EMAIL", self.staff_email)):
+                if is_example_address(address):
+                    raise ValueError(f"{name} is an example address ({address}); set the real one "
+                                     "in production")
         return self
+
+
+def is_example_address(address: str) -> bool:
+    """The defaults use the reserved .example domain (RFC 2606), which no mail reaches."""
+    return address.rstrip("> ").lower().endswith(".example")

@@ -2,7 +2,8 @@
 
 The seller block is configuration, not code: finance sets Reglab's real
 organisationsnummer, Bankgiro and addresses through the environment. The
-defaults are example values that pass the same checks as real ones.
+defaults are example values that pass the same checks as real ones; production
+refuses them, so no real invoice names the example seller or Bankgiro.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from stdnum import luhn
 from stdnum.se import orgnr, vat
 
 from shared.digits import is_digits
-from shared.settings import CommonSettings
+from shared.settings import CommonSettings, is_example_address
 
 
 class InvoicingSettings(CommonSettings):
@@ -98,4 +99,21 @@ class InvoicingSettings(CommonSettings):
             raise ValueError(f"SELLER_VAT_NUMBER {self.seller_vat_number!r} does not belong to "
                              f"SELLER_ORG_NUMBER {self.seller_org_number}: expected {derived}")
         self.seller_vat_number = given
+        return self
+
+    @model_validator(mode="after")
+    def _production_bills_from_the_real_seller(self) -> InvoicingSettings:
+        if self.environment != "production":
+            return self
+        fields = type(self).model_fields
+        for name, variable in (("seller_org_number", "SELLER_ORG_NUMBER"),
+                               ("seller_bankgiro", "SELLER_BANKGIRO")):
+            if getattr(self, name) == fields[name].default:
+                raise ValueError(f"{variable} is the example value; set Reglab's own in production")
+        if is_example_address(self.seller_email):
+            raise ValueError(f"SELLER_EMAIL is an example address ({self.seller_email}); "
+                             "set the real one in production")
+        if self.bgmax_allow_test_files:
+            raise ValueError("BGMAX_ALLOW_TEST_FILES is for trying the import and cannot be used "
+                             "in production")
         return self

@@ -28,7 +28,7 @@ from tests.support.servers import RedisServer, free_port, wait_for_port
 def invoicing_url(tmp_path: Path, redis_server: RedisServer) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_server.url, "INVOICING_PORT": str(port),
-           "INVOICING_DATABASE_URL": f"sqlite:///{tmp_path}/invoicing.db", "REGLAB_ENV": "test",
+           "INVOICING_DATABASE_URL": f"sqlite:///{tmp_path}/invoicing.db", "REGLAB_ENV": "development",
            "REGLAB_API_TOKEN": API_TOKEN, "REGLAB_ADMIN_USER": "ekonomi",
            "REGLAB_ADMIN_PASSWORD": ADMIN_PASSWORD, "OUTBOX_RELAY_POLL_SECONDS": "0.1"}
     log_path = tmp_path / "invoicing.log"

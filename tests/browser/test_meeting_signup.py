@@ -50,7 +50,7 @@ def service(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[str, Pa
     clock.write_text(NOW.isoformat(), encoding="utf-8")
     database = tmp_path / "registration.db"
     env = {**os.environ, "REDIS_URL": redis_server.url, "REGISTRATION_PORT": str(port),
-           "REGISTRATION_DATABASE_URL": f"sqlite:///{database}", "REGLAB_ENV": "test",
+           "REGISTRATION_DATABASE_URL": f"sqlite:///{database}", "REGLAB_ENV": "development",
            "REGLAB_CLOCK_FILE": str(clock), "REGLAB_SECRET_KEY": SECRET, "REGLAB_API_TOKEN": API_TOKEN}
     log_path = tmp_path / "registration.log"
     with log_path.open("wb") as log:

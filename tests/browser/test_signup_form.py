@@ -28,7 +28,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def registration_url(tmp_path: Path, redis_server: RedisServer) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_server.url, "REGISTRATION_PORT": str(port),
-           "REGISTRATION_DATABASE_URL": f"sqlite:///{tmp_path}/registration.db", "REGLAB_ENV": "test"}
+           "REGISTRATION_DATABASE_URL": f"sqlite:///{tmp_path}/registration.db", "REGLAB_ENV": "development"}
     log_path = tmp_path / "registration.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "services.registration"], cwd=REPO, env=env,

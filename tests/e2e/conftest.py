@@ -15,7 +15,7 @@ from tests.support.servers import SmtpServer, postgres_database
 API_TOKEN = "e2e-token-0123456789abcdef"
 FINANCE = "ekonomi@reglab.example"
 # Every e2e system: a known API token, test mode, and quick retries so faults heal within a test.
-BASE_ENV = {"REGLAB_API_TOKEN": API_TOKEN, "REGLAB_ENV": "test", "RECLAIM_IDLE_MS": "2000",
+BASE_ENV = {"REGLAB_API_TOKEN": API_TOKEN, "REGLAB_ENV": "development", "RECLAIM_IDLE_MS": "2000",
             "MAIL_RETRY_BASE_SECONDS": "0.2"}
 
 

@@ -22,7 +22,7 @@ from tests.support.servers import postgres_database
 
 SHORT_TIMINGS = {
     "REGLAB_API_TOKEN": API_TOKEN,
-    "REGLAB_ENV": "test",
+    "REGLAB_ENV": "development",
     "FINANCE_EMAIL": FINANCE,
     "STAFF_EMAIL": STAFF,
     "RECLAIM_IDLE_MS": "2000",

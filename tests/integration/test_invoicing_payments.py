@@ -296,7 +296,7 @@ def test_the_background_loop_publishes_overdue_once_a_day_as_the_clock_moves(
 
 
 def run_overdue_command(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "INVOICING_DATABASE_URL": database_url, "REGLAB_ENV": "test"}
+    env = {**os.environ, "INVOICING_DATABASE_URL": database_url, "REGLAB_ENV": "development"}
     return subprocess.run([sys.executable, "-m", "services.invoicing", "overdue", *args], env=env,
                           capture_output=True, text=True, timeout=60, check=False)
 

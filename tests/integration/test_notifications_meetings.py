@@ -29,7 +29,7 @@ def settings(
     database_url: str, redis_server: RedisServer, smtp_server: SmtpServer, tmp_path: Path
 ) -> NotificationsSettings:
     return NotificationsSettings(
-        environment="test",
+        environment="development",
         database_url=database_url,
         redis_url=redis_server.url,
         smtp_port=smtp_server.port,

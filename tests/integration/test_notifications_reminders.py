@@ -37,7 +37,7 @@ PAYMENT_RULES = (RULES_BY_NAME["payment_7d"], RULES_BY_NAME["payment_21d"])
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> NotificationsSettings:
     return NotificationsSettings(
-        environment="test",
+        environment="development",
         reminder_batch=7,  # smaller than the tests' rows: a tick works through several batches
         database_url=database_url,
         staff_email=STAFF,

@@ -37,7 +37,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 def sender_settings(smtp_server: SmtpServer, tmp_path: Path, **overrides: object) -> NotificationsSettings:
     values: dict[str, object] = {
-        "environment": "test", "smtp_port": smtp_server.port, "var_dir": tmp_path,
+        "environment": "development", "smtp_port": smtp_server.port, "var_dir": tmp_path,
         "retry_base_seconds": 0.02, "retry_ceiling_seconds": 0.1, "sender_poll_seconds": 0.02,
     }
     values.update(overrides)
@@ -115,7 +115,7 @@ async def test_a_sender_stopped_mid_batch_hands_back_what_it_did_not_send(
     record_signups(engine, 30)
     # A server that accepts connections and never greets: the batch stays in flight.
     with socket.create_server(("127.0.0.1", 0)) as silent:
-        settings = NotificationsSettings(environment="test", smtp_port=silent.getsockname()[1],
+        settings = NotificationsSettings(environment="development", smtp_port=silent.getsockname()[1],
                                          sender_concurrency=1, smtp_timeout_seconds=30)
         sender = MailSender(engine, settings, instance="stopping")
         task = asyncio.create_task(sender.run())

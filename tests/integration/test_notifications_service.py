@@ -22,7 +22,7 @@ TOKEN = "test-token-0123456789"
 
 def make_settings(database_url: str, redis_url: str, smtp_port: int, tmp_path: Path) -> NotificationsSettings:
     return NotificationsSettings(
-        environment="test", database_url=database_url, redis_url=redis_url, smtp_port=smtp_port,
+        environment="development", database_url=database_url, redis_url=redis_url, smtp_port=smtp_port,
         finance_email=FINANCE, api_token=TOKEN, admin_user="admin", admin_password="secret-password",
         var_dir=tmp_path, retry_base_seconds=0.05, retry_ceiling_seconds=0.3, sender_poll_seconds=0.05,
         smtp_timeout_seconds=5, reclaim_idle_ms=60_000,

@@ -237,7 +237,7 @@ def test_the_renew_command_runs_as_a_process_and_prints_only_its_progress(regist
     given_three_organisations(registration)
     env = {**os.environ, "REGISTRATION_DATABASE_URL": registration.settings.database_url,
            "FEE_POLICY_DIR": str(registration.settings.fee_policy_dir), "RENEWAL_BATCH_SIZE": "2",
-           "REGLAB_ENV": "test"}
+           "REGLAB_ENV": "development"}
     command = [sys.executable, "-m", "services.registration", "renew"]
     done = subprocess.run([*command, "--from", "2018", "--to", "2019", "--by", "Eva"], env=env,
                           capture_output=True, text=True, timeout=60, check=False)

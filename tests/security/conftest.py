@@ -33,7 +33,7 @@ PASSWORD = "ett-långt-lösenord-42"
 
 
 def common(database_url: str, redis_url: str, **extra: Any) -> dict[str, Any]:
-    return {"database_url": database_url, "redis_url": redis_url, "environment": "test",
+    return {"database_url": database_url, "redis_url": redis_url, "environment": "development",
             "api_token": API_TOKEN, "admin_user": ADMIN, "admin_password": ADMIN_PASSWORD,
             "secret_key": SECRET_KEY, "relay_poll_seconds": 0.1, "login_failure_delay_seconds": 0,
             **extra}

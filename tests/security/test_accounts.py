@@ -195,12 +195,18 @@ def test_logins_are_rate_limited_per_address_with_retry_after(
         assert third.status_code == 429 and 0 < int(third.headers["retry-after"]) <= 120
 
 
-def test_the_session_cookie_is_secure_in_production(redis_server: RedisServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("environment", ["test", "production"])
+def test_outside_development_the_session_and_csrf_cookies_are_secure(
+        redis_server: RedisServer, tmp_path: Path, environment: str) -> None:
     from fastapi.testclient import TestClient
 
     settings = RegistrationSettings(**{**common(f"sqlite:///{tmp_path}/r.db", redis_server.url),
-                                       "environment": "production"})
+                                       "environment": environment, "mail_from": "natverk@reglab.se",
+                                       "finance_email": "ekonomi@reglab.se",
+                                       "staff_email": "kansliet@reglab.se"})
     with TestClient(create_app(settings), base_url="https://testserver", follow_redirects=False) as client:
+        form = client.get("/login")
+        assert "Secure" in form.headers["set-cookie"], "the CSRF cookie"
         answer = login(client, ADMIN, ADMIN_PASSWORD)
         assert answer.status_code == 303
         assert "Secure" in answer.headers["set-cookie"] and "HttpOnly" in answer.headers["set-cookie"]

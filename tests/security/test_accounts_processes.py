@@ -27,7 +27,7 @@ API_TOKEN = "process-bootstrap-token-4d2c8e0a"
 
 def command(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "services.registration", *args], cwd=ROOT,
-                          env={**os.environ, "REGLAB_ENV": "test", **env}, input=stdin,
+                          env={**os.environ, "REGLAB_ENV": "development", **env}, input=stdin,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -85,7 +85,7 @@ def test_the_command_creates_lists_disables_users_and_manages_tokens_with_an_aud
 @pytest.fixture
 def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
     system = Stack(var_dir=tmp_path / "var", start_mail_catcher=False, log_dir=tmp_path / "logs",
-                   extra_env={"REGLAB_ENV": "test", "REGLAB_API_TOKEN": API_TOKEN,
+                   extra_env={"REGLAB_ENV": "development", "REGLAB_API_TOKEN": API_TOKEN,
                               "REGLAB_ADMIN_PASSWORD": ADMIN_PASSWORD, "LOG_LEVEL": "DEBUG",
                               "LOG_FORMAT": "json", "LOGIN_FAILURE_DELAY_SECONDS": "0"})
     try:

@@ -43,7 +43,7 @@ NETWORK_NAMES = {
 
 def invoicing_settings(database_url: str, redis_url: str) -> InvoicingSettings:
     return InvoicingSettings(
-        database_url=database_url, redis_url=redis_url, environment="test", api_token=API_TOKEN,
+        database_url=database_url, redis_url=redis_url, environment="development", api_token=API_TOKEN,
         admin_user="ekonomi", admin_password=ADMIN_PASSWORD, relay_poll_seconds=0.1,
         reclaim_idle_ms=2000,
     )

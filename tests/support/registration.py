@@ -25,7 +25,7 @@ TABLES = ("reg_organisation", "reg_signup", "reg_membership", "reg_signup_line",
 @contextmanager
 def registration_client(database_url: str, redis_url: str, **settings: Any) -> Iterator[TestClient]:
     app = create_app(RegistrationSettings(database_url=database_url, redis_url=redis_url,
-                                          environment="test", relay_poll_seconds=0.1, **settings))
+                                          environment="development", relay_poll_seconds=0.1, **settings))
     with TestClient(app, follow_redirects=False) as client:
         yield client
 

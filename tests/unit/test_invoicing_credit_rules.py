@@ -24,7 +24,7 @@ from services.invoicing.ocr import valid_ocr
 from services.invoicing.settings import InvoicingSettings
 from shared.events import MembershipInfo
 
-SELLER = seller_from(InvoicingSettings(environment="test"))
+SELLER = seller_from(InvoicingSettings(environment="development"))
 BUYER = Buyer(organisation_id=7, name="Region Exempel", org_number="212000-0142", street="Storgatan 1",
               postal_code="111 22", city="Stockholm", invoice_email="faktura@region.example",
               reference="Anna Andersson")

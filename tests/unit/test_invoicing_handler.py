@@ -36,7 +36,7 @@ def engine(tmp_path: Path) -> Engine:
 
 
 def context(**overrides: object) -> InvoicingContext:
-    settings = InvoicingSettings(environment="test")
+    settings = InvoicingSettings(environment="development")
     values: dict[str, object] = {"policies": load_policies(), "seller": seller_from(settings),
                                  "render_pdf": fake_pdf, "clock": lambda: NEW_YEARS_EVE_STOCKHOLM}
     values.update(overrides)

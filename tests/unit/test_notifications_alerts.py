@@ -30,7 +30,7 @@ class Failed:
 
 
 def test_by_default_an_email_is_retried_for_about_an_hour_before_it_is_failed() -> None:
-    settings = NotificationsSettings(environment="test")
+    settings = NotificationsSettings(environment="development")
     waits = range(1, settings.max_attempts)  # the delays between the attempts
     shortest = sum(retry_delay(n, base=settings.retry_base_seconds, ceiling=settings.retry_ceiling_seconds,
                                jitter=0.0) for n in waits)
