@@ -9,7 +9,6 @@ with the same ``message_id`` header, and consumers drop the duplicate.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from shared.db import is_sqlite, transaction
 from shared.events import EventBase, dump_event, utc_now
 from shared.threads import finish_in_thread
+from shared.waiting import wait_or_timeout
 
 log = structlog.get_logger(__name__)
 
@@ -123,8 +123,7 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
             if sent >= self._batch:
                 continue  # a full batch: there may be more right behind
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+            await wait_or_timeout(self._wake, self._poll_seconds)
 
     def _relay_batch(self) -> int:
         """Publish one batch; runs in a worker thread, holding the rows' locks while it publishes."""

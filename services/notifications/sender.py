@@ -36,6 +36,7 @@ from services.notifications.smtp import SmtpConnection, SmtpUnavailable, describ
 from shared.db import is_sqlite, transaction
 from shared.events import utc_now
 from shared.threads import finish_in_thread
+from shared.waiting import wait_or_timeout
 
 log = structlog.get_logger(__name__)
 
@@ -126,8 +127,7 @@ class MailSender:
                     self._in_flight[email.id] = email
                     self._queue.put_nowait(email)
                 continue  # more may be due right behind
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._settings.sender_poll_seconds)
+            await wait_or_timeout(self._wake, self._settings.sender_poll_seconds)
 
     async def _claim_batch(self, limit: int) -> list[Claimed]:
         claiming = asyncio.ensure_future(anyio.to_thread.run_sync(self._claim, limit))

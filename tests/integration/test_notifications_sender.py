@@ -197,3 +197,16 @@ def test_an_event_with_an_unusable_address_is_logged_as_failed_not_sent(engine: 
     [row] = rows(engine)
     assert row.status == "failed" and row.raw == b""
     assert row.last_error is not None and "address" in row.last_error
+
+
+async def test_a_shutdown_that_arrives_as_the_sender_is_woken_still_stops_it(
+        engine: Engine, smtp_server: SmtpServer, tmp_path: Path) -> None:
+    # The race once hung a test run: the recorder's wake and the shutdown's cancel in one turn.
+    settings = sender_settings(smtp_server, tmp_path, sender_poll_seconds=60)
+    sender = MailSender(engine, settings, instance="one")
+    task = asyncio.create_task(sender.run())
+    await asyncio.sleep(0.3)  # nothing queued: the claimer waits for a wake
+    sender.wake()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert task in done and task.cancelled()

@@ -92,6 +92,23 @@ async def test_the_relay_publishes_committed_events_in_order_with_the_event_id_a
     engine.dispose()
 
 
+async def test_a_shutdown_that_arrives_as_the_relay_is_notified_still_stops_it(database_url: str) -> None:
+    engine = make_engine(database_url)
+    create_tables(engine, [OutboxMessage])
+
+    async def publish(rows: list[OutboxMessage]) -> None:
+        raise AssertionError("nothing to publish")
+
+    relay = OutboxRelay(engine, publish, poll_seconds=60)
+    task = asyncio.create_task(relay.run())
+    await asyncio.sleep(0.3)  # an empty outbox: the relay waits for a notify
+    relay.notify()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    engine.dispose()
+    assert task in done and task.cancelled()
+
+
 async def test_a_consumer_handles_an_event_once_even_when_it_is_delivered_twice(
         database_url: str, redis_server: RedisServer, broker: RedisBroker) -> None:
     engine = make_engine(database_url)
