@@ -5,7 +5,7 @@ it batch by batch, printing a progress line per batch. Needs only the
 registration database (``REGISTRATION_DATABASE_URL``) and the fee policies:
 the events it stages in the outbox are published by the running
 registration service's relay. Exit codes: 0 done, 1 refused (no policy for
-the new year, not consecutive years), 2 bad usage.
+the new year, not consecutive years, a broken policy file), 2 bad usage.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from services.registration.catalogue import NETWORKS
 from services.registration.lifecycle_models import RenewalRun
 from services.registration.renewal_rules import RenewalRefused, progress_percent
 from services.registration.renewals import run_to_end, start_or_resume
@@ -24,7 +25,7 @@ from shared.db import make_engine
 from shared.events import utc_now
 from shared.logs import configure_logging
 from shared.migrations import migrate_service
-from shared.policy import load_policies
+from shared.policy import PolicyError, load_policies
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -57,7 +58,12 @@ def main(argv: Sequence[str], settings: RegistrationSettings | None = None) -> i
         return 0 if exit_.code == 0 else 2
     settings = settings or RegistrationSettings()
     actor = args.by or f"kommando:{getpass.getuser()}"
-    policies = load_policies(settings.fee_policy_dir)
+    try:
+        # The same check as the service's start, network codes included: a broken file bills nobody.
+        policies = load_policies(settings.fee_policy_dir, network_codes={n.code for n in NETWORKS})
+    except PolicyError as error:
+        print(f"Förnyelsen kan inte starta: {error}", file=sys.stderr)
+        return 1
     engine = make_engine(settings.database_url)
     try:
         from services.registration.app import SERVICE_MODELS  # the app's tables, not just the renewal's

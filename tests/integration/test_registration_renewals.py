@@ -96,9 +96,12 @@ def given_three_organisations(registration: Registration) -> None:
 
 
 def progress(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    return progress_lines(capsys.readouterr().out)
+
+
+def progress_lines(out: str) -> list[str]:
     """The command's own lines (in tests, log lines go to stdout as well)."""
-    return [line for line in capsys.readouterr().out.splitlines()
-            if line.startswith(("Startar", "Fortsätter", "Förnyelse", "Klar"))]
+    return [line for line in out.splitlines() if line.startswith(("Startar", "Fortsätter", "Förnyelse", "Klar"))]
 
 
 def renewed_by_organisation(events: list[MembershipsRenewed]) -> dict[str, list[tuple[str, str]]]:
@@ -194,6 +197,27 @@ def test_a_year_without_a_fee_policy_is_refused_clearly(registration: Registrati
     assert renew(["--from", "2019", "--to", "2020"], registration.settings) == 1
     assert "ingen avgiftspolicy för 2020" in capsys.readouterr().err
     assert registration.client.get("/api/v1/renewals", headers=AUTH).json() == []
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ('year = 2020\nfe = "4500.00"\n', "fee: is missing; fe: is not a policy setting (a typo?)"),
+    # Only the catalogue knows this network is unknown: the command checks it like the service does.
+    ('year = 2020\nfee = "4500.00"\n[[exemptions]]\nnetwork = "okänt"\nreason = "Nytt"\n',
+     "exemptions: unknown network code(s) okänt"),
+])
+def test_a_broken_policy_file_stops_the_renew_command_with_a_message_and_no_run(
+        registration: Registration, capsys: pytest.CaptureFixture[str], text: str, problem: str) -> None:
+    given_three_organisations(registration)
+    assert registration.settings.fee_policy_dir is not None
+    broken = registration.settings.fee_policy_dir / "2020.toml"
+    broken.write_text(text, encoding="utf-8")
+    capsys.readouterr()
+    assert renew(["--from", "2018", "--to", "2019"], registration.settings) == 1
+    out, err = capsys.readouterr()
+    assert err.startswith(f"Förnyelsen kan inte starta: {broken}: {problem}") and err.count("\n") == 1
+    assert "Traceback" not in out + err and progress_lines(out) == []
+    assert registration.client.get("/api/v1/renewals", headers=AUTH).json() == []
+    assert registration.memberships(2019) == [registration.memberships(2019)[0]], "only C's own sign-up"
 
 
 def test_finance_starts_the_run_on_the_page_and_watches_it_finish(registration: Registration) -> None:
