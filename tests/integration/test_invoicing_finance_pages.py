@@ -6,6 +6,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from decimal import Decimal
 from typing import Any
 
@@ -235,3 +236,57 @@ def test_the_summary_shows_fees_per_network_and_staff_enter_costs_shown_in_a_cha
     with Session(engine_of(client)) as session:
         costs = {(c.year, c.network_code): c.amount for c in session.exec(select(InvNetworkCost))}
     assert costs == {(2018, "rus"): Decimal("45000.00"), (2017, "alla"): Decimal("350000.00")}
+
+
+ACCOUNTS = {"sie_account_receivable": "1511", "sie_account_revenue": "3891", "sie_account_vat_25": "2614",
+            "sie_account_vat_12": "2624", "sie_account_vat_6": "2634", "sie_account_bank": "1941",
+            "sie_account_rounding": "3741"}
+
+
+def vouchers(sie_text: str) -> dict[str, list[tuple[str, str]]]:
+    """Each #VER's text and its (account, amount) transactions."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    for line in sie_text.splitlines():
+        if line.startswith("#VER "):
+            current = found.setdefault(line.split('"')[5], [])
+        elif line.strip().startswith("#TRANS "):
+            _, account, _, amount = line.split()
+            current.append((account, amount))
+    return found
+
+
+def test_the_sie_export_posts_to_the_accounts_set_in_the_settings(
+        database_url: str, redis_server: RedisServer, tmp_path: Path) -> None:
+    # Every account differs from its BAS default and from the others, so a swap in the mapping shows.
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for year, fee, rate in ((2018, "3999.99", "0.25"), (2019, "1000.00", "0.12"), (2020, "1000.00", "0.06")):
+        (policies / f"{year}.toml").write_text(f'year = {year}\nfee = "{fee}"\nvat_rate = "{rate}"\n',
+                                               encoding="utf-8")
+    settings = invoicing_settings(database_url, redis_server.url).model_copy(
+        update={**ACCOUNTS, "fee_policy_dir": policies, "round_to_krona": True})
+    with TestClient(create_app(settings)) as client:
+        publish(redis_server.url, *(signup_event(n, [(n, "rus")], year=2017 + n) for n in (1, 2, 3)))
+        wait_for(lambda: len(invoices(client)) == 3, what="three invoices")
+        # Told apart by what they charge: the order the three events are handled in is not fixed.
+        first, second, third = sorted(invoices(client), key=lambda i: Decimal(i["total"]), reverse=True)
+        login(client)
+        page = client.get(f"/invoices/{first['number']}")
+        paid = client.post(f"/invoices/{first['number']}/payments", data={
+            "csrf_token": token(page.text), "amount": "1000,00", "paid_on": first["issue_date"],
+            "reference": ""}, follow_redirects=False)
+        assert paid.status_code == 303
+        year = first["issue_date"][:4]
+        sie = client.get("/exports/verifikationer.se", params={"from": f"{year}-01-01", "to": f"{year}-12-31"})
+        exports_page = client.get("/exports").text
+    posted = vouchers(sie.content.decode("cp437"))
+    buyer = "Region Jämtland Härjedalen"
+    assert posted == {
+        f"Faktura {first['number']} {buyer}": [("1511", "5000.00"), ("3891", "-3999.99"), ("2614", "-1000.00"),
+                                              ("3741", "-0.01")],
+        f"Faktura {second['number']} {buyer}": [("1511", "1120.00"), ("3891", "-1000.00"), ("2624", "-120.00")],
+        f"Faktura {third['number']} {buyer}": [("1511", "1060.00"), ("3891", "-1000.00"), ("2634", "-60.00")],
+        f"Inbetalning faktura {first['number']} {buyer}": [("1941", "1000.00"), ("1511", "-1000.00")],
+    }
+    assert set(re.findall(r"<dd>(\d{4})</dd>", exports_page)) == set(ACCOUNTS.values()), "the page says so too"
