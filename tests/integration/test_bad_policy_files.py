@@ -60,5 +60,6 @@ def test_invoicing_refuses_to_start_with_a_broken_policy_file_and_writes_nothing
         update={"fee_policy_dir": directory})
     with pytest.raises(PolicyError) as refused:
         create_invoicing_app(settings)
-    assert str(refused.value) == f"{directory / '2020.toml'}: fee: is missing; fe: is not a policy setting (a typo?)"
+    assert str(refused.value) == (f"{directory / '2020.toml'}: "
+                                  "fee: is missing; fe: is not a policy setting (a typo?)")
     assert tables_in(database_url) == []

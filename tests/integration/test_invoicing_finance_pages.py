@@ -6,8 +6,8 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -278,15 +278,18 @@ def test_the_sie_export_posts_to_the_accounts_set_in_the_settings(
             "reference": ""}, follow_redirects=False)
         assert paid.status_code == 303
         year = first["issue_date"][:4]
-        sie = client.get("/exports/verifikationer.se", params={"from": f"{year}-01-01", "to": f"{year}-12-31"})
+        sie = client.get("/exports/verifikationer.se",
+                         params={"from": f"{year}-01-01", "to": f"{year}-12-31"})
         exports_page = client.get("/exports").text
     posted = vouchers(sie.content.decode("cp437"))
     buyer = "Region Jämtland Härjedalen"
     assert posted == {
-        f"Faktura {first['number']} {buyer}": [("1511", "5000.00"), ("3891", "-3999.99"), ("2614", "-1000.00"),
-                                              ("3741", "-0.01")],
-        f"Faktura {second['number']} {buyer}": [("1511", "1120.00"), ("3891", "-1000.00"), ("2624", "-120.00")],
+        f"Faktura {first['number']} {buyer}": [
+            ("1511", "5000.00"), ("3891", "-3999.99"), ("2614", "-1000.00"), ("3741", "-0.01")],
+        f"Faktura {second['number']} {buyer}": [
+            ("1511", "1120.00"), ("3891", "-1000.00"), ("2624", "-120.00")],
         f"Faktura {third['number']} {buyer}": [("1511", "1060.00"), ("3891", "-1000.00"), ("2634", "-60.00")],
         f"Inbetalning faktura {first['number']} {buyer}": [("1941", "1000.00"), ("1511", "-1000.00")],
     }
-    assert set(re.findall(r"<dd>(\d{4})</dd>", exports_page)) == set(ACCOUNTS.values()), "the page says so too"
+    shown = set(re.findall(r"<dd>(\d{4})</dd>", exports_page))
+    assert shown == set(ACCOUNTS.values()), "the exports page names the same accounts"

@@ -101,7 +101,8 @@ def progress(capsys: pytest.CaptureFixture[str]) -> list[str]:
 
 def progress_lines(out: str) -> list[str]:
     """The command's own lines (in tests, log lines go to stdout as well)."""
-    return [line for line in out.splitlines() if line.startswith(("Startar", "Fortsätter", "Förnyelse", "Klar"))]
+    return [line for line in out.splitlines()
+            if line.startswith(("Startar", "Fortsätter", "Förnyelse", "Klar"))]
 
 
 def renewed_by_organisation(events: list[MembershipsRenewed]) -> dict[str, list[tuple[str, str]]]:

@@ -5,7 +5,9 @@ Python of the rules that apply to what the invoicing service generates, each
 named by its official id (BR-*, BR-CO-*, BR-S-*, BR-O-*, BR-CL-*,
 PEPPOL-EN16931-*, PEPPOL-COMMON-R049, SE-R-*), grouped in families. Each
 family returns the violations it finds as ``"RULE-ID: what is wrong"``; an
-empty list means the document passes that family.
+empty list means the document passes that family. A few checks are our own,
+stricter than the rules, and say so in their label: ``rounding``, ``credit
+note``, ``SE VAT format``, ``OWN-O-RATE`` and ``SE`` (the Swedish rules apply).
 
 Works on both an ``Invoice`` and a ``CreditNote`` root.
 """
@@ -317,19 +319,23 @@ def vat_breakdown(root: etree._Element) -> list[str]:
                 problems.append(f"BR-O-08: outside-scope taxable {taxable} != lines {expected_taxable}")
             if tax != 0:
                 problems.append(f"BR-O-09: outside-scope VAT amount is {tax}, not 0")
-            if not reason:
-                problems.append("BR-O-10: outside-scope breakdown without exemption reason code or text")
+            # BR-O-10: a reason code meaning "not subject to VAT" or a reason text; either will do.
             code = _text(subtotal, "cac:TaxCategory/cbc:TaxExemptionReasonCode")
-            if code and code != "VATEX-EU-O":
-                problems.append(f"BR-O-10: exemption reason code {code!r} is not VATEX-EU-O")
+            if code != "VATEX-EU-O" and not _text(subtotal, "cac:TaxCategory/cbc:TaxExemptionReason"):
+                problems.append(f"BR-O-10: outside-scope breakdown without the reason code VATEX-EU-O "
+                                f"(has {code!r}) or an exemption reason text")
             if rate is not None:
-                problems.append("BR-O-06: outside-scope breakdown has a rate")
+                # Stricter than EN 16931, which has no rule against it (BR-48 only lets the rate be
+                # absent for O); BR-O-05/06/07 forbid the rate on O lines, allowances and charges.
+                problems.append(f"OWN-O-RATE: outside-scope breakdown has the rate {rate}")
     if set(lines_by_key) != set(breakdown):
         problems.append(f"BR-S-01/BR-O-01: line categories {sorted(map(str, lines_by_key))} "
                         f"!= breakdown {sorted(map(str, breakdown))}")
     categories = {category for category, _ in breakdown}
     if "O" in categories and len(breakdown) > 1:
-        problems.append("BR-O-11/12: an outside-scope invoice has other VAT categories too")
+        problems.append("BR-O-11: an outside-scope breakdown beside other VAT breakdowns")
+    if "O" in categories and any(category != "O" for category, _ in lines_by_key):
+        problems.append("BR-O-12: an outside-scope breakdown, yet a line in another VAT category")
     if "S" in categories and not _seller_vat_id(root):
         problems.append("BR-S-02: standard-rated lines but no seller VAT identifier")
     if "O" in categories and (_seller_vat_id(root) or _text(
