@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from devtools.bench import org_number
-from services.registration import renewals
+from services.registration import renewal_routes, renewals
 from services.registration.lifecycle_models import RenewalRun
 from services.registration.models import Membership
 from services.registration.renew_cli import main as renew
@@ -243,6 +244,91 @@ def test_finance_starts_the_run_on_the_page_and_watches_it_finish(registration: 
     assert re.search(r'<progress max="100" value="100">', done.text)
     assert 'http-equiv="refresh"' not in done.text, "no refreshing once nothing runs"
     assert len(registration.memberships(2019)) == 6
+
+
+def log_in(client: TestClient) -> None:
+    client.post("/login", data={"username": "admin", "password": DEV_TOKEN,
+                                "csrf_token": csrf_of(client.get("/login").text), "next": "/"})
+
+
+def run_card(html: str, run_id: int) -> str:
+    match = re.search(rf'<section class="card" id="run-{run_id}">(.*?)</section>', html, re.S)
+    assert match, f"the page shows run {run_id}"
+    return match.group(1)
+
+
+def test_the_page_shows_a_run_under_way_with_its_progress_and_refreshes_until_it_is_done(
+        registration: Registration, monkeypatch: pytest.MonkeyPatch) -> None:
+    given_three_organisations(registration)
+    first_batch_done, go_on = threading.Event(), threading.Event()
+    batch = renewal_routes.run_batch
+
+    def held_after_the_first_batch(*args: Any, **kwargs: Any) -> RenewalRun:
+        done = batch(*args, **kwargs)
+        if done.organisations_done == 1:
+            first_batch_done.set()
+            assert go_on.wait(timeout=30), "the test let the run go on"
+        return done
+
+    monkeypatch.setattr(renewal_routes, "run_batch", held_after_the_first_batch)
+    client = registration.client
+    log_in(client)
+    started = client.post("/staff/renewals", data={"csrf_token": csrf_of(client.get("/staff/renewals").text),
+                                                   "from_year": "2018", "to_year": "2019"})
+    assert started.status_code == 303
+    assert first_batch_done.wait(timeout=20), "the first batch ran"
+    try:
+        under_way = client.get("/staff/renewals").text
+        card = run_card(under_way, 1)
+        assert '<meta http-equiv="refresh" content="2">' in under_way, "the page refreshes itself"
+        assert '<progress max="100" value="33">' in card
+        assert "1 av 3 organisationer · 3 medlemskap förnyade" in card
+        assert "Fortsätt" not in card, "nothing to resume while it runs"
+        assert client.get("/api/v1/renewals/1", headers=AUTH).json()["active"] is True
+    finally:
+        go_on.set()
+    wait_for(lambda: client.get("/api/v1/renewals/1", headers=AUTH).json()["status"] == "finished",
+             what="the run finished")
+    done = client.get("/staff/renewals").text
+    assert 'http-equiv="refresh"' not in done
+    assert '<progress max="100" value="100">' in run_card(done, 1)
+
+
+def test_fortsatt_on_the_page_resumes_a_stopped_run_to_the_end_renewing_each_organisation_once(
+        registration: Registration) -> None:
+    given_three_organisations(registration)
+    policies = load_policies(registration.settings.fee_policy_dir)
+    with transaction(registration.engine) as session:
+        run, _created = start_run(session, 2018, 2019, policies=policies, actor="ekonomi", now=utc_now())
+    assert run.id is not None
+    run_batch(registration.engine, run.id, policies=policies, batch_size=1, actor="ekonomi", clock=utc_now)
+    # The service stopped here: the run is unfinished and nothing drives it.
+
+    client = registration.client
+    log_in(client)
+    stopped = client.get("/staff/renewals").text
+    card = run_card(stopped, run.id)
+    assert "1 av 3 organisationer" in card and "Körningen stannade innan den var klar." in card
+    assert 'name="from_year" value="2018"' in card and 'name="to_year" value="2019"' in card
+    assert ">Fortsätt</button>" in card
+    assert 'http-equiv="refresh"' not in stopped, "nothing runs until finance resumes it"
+
+    resumed = client.post("/staff/renewals", data={"csrf_token": csrf_of(card), "from_year": "2018",
+                                                   "to_year": "2019"})
+    assert resumed.status_code == 303 and resumed.headers["location"] == f"/staff/renewals#run-{run.id}"
+    wait_for(lambda: client.get(f"/api/v1/renewals/{run.id}", headers=AUTH).json()["status"] == "finished",
+             what="the resumed run finished")
+    finished = client.get("/staff/renewals").text
+    assert "3 av 3 organisationer · 5 medlemskap förnyade" in run_card(finished, run.id)
+    assert "Fortsätt" not in finished
+    assert [r["id"] for r in client.get("/api/v1/renewals", headers=AUTH).json()] == [run.id], "no second run"
+    assert len(registration.memberships(2019)) == 6, "five renewed and C's own sign-up for 2019"
+    events = wait_for(lambda: len(registration.renewed_events()) == 3 and registration.renewed_events(),
+                      what="one memberships.renewed per organisation")
+    # One event per organisation is one invoice per organisation: none renewed (or billed) twice.
+    assert sorted(e.organisation.org_number for e in events) == sorted(
+        n.replace("-", "") for n in (ORG_A, ORG_B, ORG_C))
+    assert sum(len(e.memberships) for e in events) == 5
 
 
 def test_starting_the_same_years_again_resumes_the_one_unfinished_run(registration: Registration) -> None:
