@@ -176,11 +176,17 @@ def test_an_exempt_or_never_invoiced_membership_gets_no_credit_note_but_the_deci
         (21, "exempt", None), (31, "not_invoiced", None)]
 
 
+@pytest.mark.parametrize(("registered", "year", "kept_total"), [
+    ("signup", 2018, "5000.00"),  # one network, 4 000 + VAT
+    ("renewal", 2019, "5625.00"),  # one network under 2019's policy, 4 500 + VAT
+])
 @pytest.mark.parametrize("order", ["signup_first", "cancellation_first"])
 def test_a_cancellation_in_either_order_leaves_the_organisation_owing_only_for_what_it_kept(
-        invoicing: Invoicing, order: str) -> None:
-    signup = signup_event(4, [(41, "rus"), (42, "integration")])
-    cancelled = cancellation(42, "integration")
+        invoicing: Invoicing, order: str, registered: str, year: int, kept_total: str) -> None:
+    memberships = [(41, "rus"), (42, "integration")]
+    # The yearly run's memberships.renewed takes the same path as a sign-up, in both orders.
+    signup = signup_event(4, memberships) if registered == "signup" else renewal(1, memberships)
+    cancelled = cancellation(42, "integration", year=year)
     first, second = (signup, cancelled) if order == "signup_first" else (cancelled, signup)
     publish(invoicing.redis_url, first)
     wait_for(lambda: invoicing.handled(first))
@@ -188,7 +194,8 @@ def test_a_cancellation_in_either_order_leaves_the_organisation_owing_only_for_w
     wait_for(lambda: invoicing.handled(second))
 
     invoices = invoicing.invoices()
-    assert sum(Decimal(i["total"]) for i in invoices) == Decimal("5000.00"), "one network, 4 000 + VAT"
+    assert sum(Decimal(i["total"]) for i in invoices) == Decimal(kept_total)
+    assert {line["period_start"][:4] for i in invoices for line in i["lines"]} == {str(year)}
     with Session(invoicing.engine) as session:
         decision = session.exec(select(InvFeeDecision).where(InvFeeDecision.membership_id == 42)).one()
     [record] = invoicing.cancellations()
