@@ -17,6 +17,9 @@ from services.invoicing.ocr import ocr_reference
 from shared.digits import is_digits
 from shared.money import compute_totals
 
+# The source_event_id of a reissue's credit note and new invoice: this prefix and the original's number.
+REISSUE_SOURCE = "reissue:"
+
 
 class CancellationOutcome(StrEnum):
     CREDITED = "credited"

@@ -20,6 +20,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from services.invoicing.credit_rules import (
+    REISSUE_SOURCE,
     BuyerCorrection,
     CancellationOutcome,
     CreditRefused,
@@ -196,7 +197,7 @@ def reissue_invoice(session: Session, context: InvoicingContext, number: str, co
     if problems:
         raise CorrectionInvalid(problems)
     note = issue_credit_note(session, context, today, original, lines,
-                             correlation_id=original.correlation_id, source_event_id=f"reissue:{number}")
+                             correlation_id=original.correlation_id, source_event_id=REISSUE_SOURCE + number)
     kept = {line.membership_id for line in lines}
     again: list[DocumentLine] = [line for line in document.lines if line.membership_id in kept]
     sequence, new_number = take_number(session, today.counter)
@@ -207,7 +208,7 @@ def reissue_invoice(session: Session, context: InvoicingContext, number: str, co
                                     round_to_krona=context.round_to_krona)
     pdf = context.render_pdf(replacement)
     invoice = store_document(session, replacement, today.counter.series, sequence, pdf, today.now,
-                             signup_id=original.signup_id, source_event_id=f"reissue:{number}",
+                             signup_id=original.signup_id, source_event_id=REISSUE_SOURCE + number,
                              correlation_id=original.correlation_id)
     # The membership is charged again: its next charge number (UNIQUE(membership_id, charge)).
     store_lines(session, invoice, replacement, charges=_next_charges(session, kept))

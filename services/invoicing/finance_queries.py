@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from services.invoicing.credit_rules import REISSUE_SOURCE
 from services.invoicing.document import InvoiceDocument
 from services.invoicing.models import InvFeeDecision, InvInvoice, InvInvoiceLine
 from services.invoicing.payments.ledger import (
@@ -121,6 +122,7 @@ def timeline(session: Session, invoice: InvInvoice) -> list[TimelineEntry]:
     if document.credited_number:
         entries.append(TimelineEntry(aware(invoice.issued_at), "Krediterar",
                                      document.credited_number, link=f"/invoices/{document.credited_number}"))
+    entries += _reissue_links(session, invoice)
     for notice in session.exec(select(InvOverdueNotice).where(InvOverdueNotice.invoice_id == invoice.id)
                                .order_by(col(InvOverdueNotice.as_of))):
         entries.append(TimelineEntry(aware(notice.published_at), "Förfallen",
@@ -130,6 +132,22 @@ def timeline(session: Session, invoice: InvInvoice) -> list[TimelineEntry]:
         entries.append(TimelineEntry(aware(entry.at), f"Logg: {entry.action}",
                                      f"{entry.actor}: {entry.detail}"))
     return sorted(entries, key=lambda e: e.at)
+
+
+def _reissue_links(session: Session, invoice: InvInvoice) -> list[TimelineEntry]:
+    """A reissue links both ways: original to replacement and back (its source is ``reissue:<original>``)."""
+    if invoice.kind != "invoice":
+        return []
+    entries: list[TimelineEntry] = []
+    replaced = invoice.source_event_id.removeprefix(REISSUE_SOURCE)
+    if replaced != invoice.source_event_id:
+        entries.append(TimelineEntry(aware(invoice.issued_at), "Ersätter", f"Faktura {replaced}",
+                                     link=f"/invoices/{replaced}"))
+    for replacement in session.exec(select(InvInvoice).where(
+            InvInvoice.source_event_id == REISSUE_SOURCE + invoice.number, InvInvoice.kind == "invoice")):
+        entries.append(TimelineEntry(aware(replacement.issued_at), "Ersatt av",
+                                     f"Faktura {replacement.number}", link=f"/invoices/{replacement.number}"))
+    return entries
 
 
 def year_summary(session: Session, year: int) -> YearSummary:

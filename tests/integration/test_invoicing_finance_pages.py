@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import zipfile
 from collections.abc import Iterator
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from services.invoicing.app import create_app
+from services.invoicing.overdue import publish_overdue
 from services.invoicing.payments.models import InvNetworkCost, InvPayment
+from shared.events import utc_now
 from tests.support.bgmax import Payment, bgmax_file
 from tests.support.invoicing import AUTH, invoicing_settings, login, publish, signup_event, wait_for
 from tests.support.servers import RedisServer
@@ -94,6 +98,86 @@ def test_the_invoice_page_shows_lines_timeline_links_and_the_actions(client: Tes
     assert f'href="/invoices/{invoice["number"]}/reissue"' in html
     assert "Händelser" in html and "Utställd" in html
     assert "<script" not in html.lower()
+
+
+def timeline_of(page_html: str) -> list[tuple[str, str, str]]:
+    """The invoice page's "Händelser": (what, detail, link) per entry, oldest first."""
+    match = re.search(r'<ol class="timeline">(.*?)</ol>', page_html, re.S)
+    assert match, "the page has a timeline"
+    entries = []
+    for item in re.findall(r"<li>(.*?)</li>", match.group(1), re.S):
+        parts = re.fullmatch(r"\s*<span[^>]*>[^<]*</span>\s*<strong>(.*?)</strong>(.*)", item, re.S)
+        assert parts, item
+        what, rest = parts.groups()
+        link = re.search(r'href="([^"]+)"', rest)
+        detail = " ".join(html.unescape(re.sub(r"<[^>]+>", "", rest)).split())
+        entries.append((html.unescape(what), detail, link.group(1) if link else ""))
+    return entries
+
+
+def buyer_box(page_html: str) -> dict[str, str]:
+    """The "Köpare" box: each fact's label and its text."""
+    match = re.search(r'<section class="card" id="buyer">(.*?)</section>', page_html, re.S)
+    assert match, "the page shows the buyer"
+    return {html.unescape(label): " ".join(html.unescape(re.sub(r"<[^>]+>", " ", value)).split())
+            for label, value in re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", match.group(1), re.S)}
+
+
+def test_the_invoice_page_shows_payment_overdue_notice_credit_and_reissue_and_the_buyer_as_invoiced(
+        client: TestClient) -> None:
+    jamtland, skane = invoices(client)
+    number = jamtland["number"]
+    page = client.get(f"/invoices/{number}").text
+    assert buyer_box(page) == {
+        "Namn": "Region Jämtland Härjedalen", "Org.nr": "232100-0016", "Adress": "Box 654 831 27 Östersund",
+        "E-post för faktura": "faktura@region.example", "Er referens": "ABC123"}
+    assert client.post(f"/invoices/{number}/payments", data={
+        "csrf_token": token(page), "amount": "1000", "paid_on": jamtland["issue_date"], "reference": ""},
+        follow_redirects=False).status_code == 303
+    day_after_due = date.fromisoformat(jamtland["due_date"]) + timedelta(days=1)
+    assert publish_overdue(engine_of(client), day_after_due, utc_now()) == [number, skane["number"]]
+    credited = client.post(f"/invoices/{number}/credit", data={"csrf_token": token(page), "reason": "Fel år"},
+                           follow_redirects=False)
+    assert credited.status_code == 303
+    note = credited.headers["location"].rsplit("/", 1)[-1]
+
+    entries = timeline_of(client.get(f"/invoices/{number}").text)
+    assert [what for what, _, _ in entries] == [
+        "Utställd", "Betalning", "Logg: payment.register", "Förfallen", "Kreditfaktura",
+        "Logg: invoice.credit"]
+    by_what = {what: (detail, link) for what, detail, link in entries}
+    assert by_what["Betalning"][0] == f"1 000,00 kr betald {jamtland['issue_date']}, registrerad för hand"
+    assert by_what["Förfallen"][0] == (f"{day_after_due.isoformat()}: 4 000,00 kr obetalt "
+                                       "(invoice.overdue skickat)")
+    assert by_what["Kreditfaktura"] == (f"{note}: \u22125 000,00 kr", f"/invoices/{note}")
+    assert by_what["Logg: invoice.credit"][0] == f"ekonomi: Kreditfaktura {note}. Fel år"
+    note_page = client.get(f"/invoices/{note}").text
+    assert ("Krediterar", number, f"/invoices/{number}") in timeline_of(note_page)
+    assert buyer_box(note_page)["Adress"] == "Box 654 831 27 Östersund"
+
+    original = skane["number"]
+    form = client.get(f"/invoices/{original}/reissue").text
+    reissued = client.post(f"/invoices/{original}/reissue", data={
+        "csrf_token": token(form), "name": "Region Skåne", "invoice_email": "faktura@region.example",
+        "street": "Dockplatsen 26", "postal_code": "211 19", "city": "Malmö", "reference": "ABC123",
+        "reason": "Ny adress"}, follow_redirects=False)
+    assert reissued.status_code == 303
+    replacement = reissued.headers["location"].rsplit("/", 1)[-1]
+    before = client.get(f"/invoices/{original}").text
+    entries = timeline_of(before)
+    assert [what for what, _, _ in entries] == [
+        "Utställd", "Förfallen", "Kreditfaktura", "Ersatt av", "Logg: invoice.reissue"]
+    assert entries[3][1:] == (f"Faktura {replacement}", f"/invoices/{replacement}")
+    assert entries[4][1].startswith("ekonomi: Krediterad med ")
+    assert entries[4][1].endswith(f", ersatt av {replacement}. Ny adress")
+    assert buyer_box(before)["Adress"] == "Box 654 831 27 Östersund", "the original keeps its buyer"
+    after = client.get(f"/invoices/{replacement}").text
+    assert ("Ersätter", f"Faktura {original}", f"/invoices/{original}") in timeline_of(after)
+    assert ("Logg: invoice.reissue", f"ekonomi: Ersätter faktura {original}. Ny adress", "") in \
+        timeline_of(after)
+    assert buyer_box(after) == {
+        "Namn": "Region Skåne", "Org.nr": "232100-0255", "Adress": "Dockplatsen 26 211 19 Malmö",
+        "E-post för faktura": "faktura@region.example", "Er referens": "ABC123"}
 
 
 def test_registering_a_payment_on_the_invoice_page_changes_its_status_and_timeline(
