@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.invoicing.app import build_context, create_app
 from services.invoicing.models import InvInvoice
@@ -34,9 +34,10 @@ from services.invoicing.payments.handlers import (
 )
 from services.invoicing.payments.imports import ImportResult, import_bgmax
 from services.invoicing.payments.models import InvOverdueNotice, InvPayment, InvPaymentImport
-from shared.audit import entries_for
+from shared.audit import AuditEntry, entries_for
 from shared.clock import FrozenClock
 from shared.events import INVOICING_STREAM, InvoiceOverdue, InvoicePaid, MembershipCancelled
+from shared.outbox import OutboxMessage
 from tests.support.bgmax import Payment, bgmax_file
 from tests.support.invoicing import AUTH, invoicing_settings, login, publish, signup_event, wait_for
 from tests.support.servers import RedisServer
@@ -143,24 +144,40 @@ def test_a_payment_for_several_invoices_is_left_for_finance_to_match(service: Se
     assert service.invoice(second["number"]).status == "paid"
 
 
+def audit_and_outbox(engine: Engine) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Every audit entry and every staged event (not whether the relay has sent it yet)."""
+    with Session(engine) as session:
+        audit = [(e.id, e.action, e.subject, e.detail)
+                 for e in session.exec(select(AuditEntry).order_by(col(AuditEntry.id)))]
+        outbox = [(m.id, m.type, m.event_id, m.payload)
+                  for m in session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))]
+    return audit, outbox
+
+
 def test_importing_the_same_file_twice_changes_nothing(service: Service) -> None:
     first, _second = service.invoices()
-    data = bgmax_file(Payment(first["ocr"], Decimal("1000.00"), "1"))
+    data = bgmax_file(Payment(first["ocr"], Decimal("5000.00"), "1"))
     once = import_bgmax(service.engine, data, filename="a.txt", actor=FINANCE, now=ISSUED_AT,
                         receiver_bankgiro=BANKGIRO)
+    after_once = audit_and_outbox(service.engine)
+    audit, outbox = after_once
+    assert "payment.import" in [entry[1] for entry in audit], "the first import is audited"
+    assert "invoice.paid" in [message[1] for message in outbox], "and stages invoice.paid"
     again = import_bgmax(service.engine, data, filename="a.txt", actor=FINANCE, now=ISSUED_AT,
                          receiver_bankgiro=BANKGIRO)
     assert not once.already_imported and again.already_imported
     assert again.import_id == once.import_id
+    assert audit_and_outbox(service.engine) == after_once, "the second import wrote no audit entry or event"
     # The same payment in another file (a new timestamp makes another hash) is not counted again.
-    resent = bgmax_file(Payment(first["ocr"], Decimal("1000.00"), "1"), timestamp="20180302080000000000")
+    resent = bgmax_file(Payment(first["ocr"], Decimal("5000.00"), "1"), timestamp="20180302080000000000")
     third = import_bgmax(service.engine, resent, filename="b.txt", actor=FINANCE, now=ISSUED_AT,
                          receiver_bankgiro=BANKGIRO)
     assert (third.already_imported, third.matched, third.duplicates) == (False, 0, 1)
     with Session(service.engine) as session:
         assert len(session.exec(select(InvPayment)).all()) == 1
         assert len(session.exec(select(InvPaymentImport)).all()) == 2
-    assert service.invoice(first["number"]).status == "partly_paid"
+    assert service.invoice(first["number"]).status == "paid"
+    assert [o[1] for o in audit_and_outbox(service.engine)[1]].count("invoice.paid") == 1
 
 
 def test_a_malformed_file_imports_nothing_and_says_which_line(service: Service) -> None:
