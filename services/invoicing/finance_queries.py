@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from services.invoicing.credit_rules import REISSUE_SOURCE
 from services.invoicing.document import InvoiceDocument
-from services.invoicing.models import InvFeeDecision, InvInvoice, InvInvoiceLine
+from services.invoicing.models import InvFeeDecision, InvInvoice, InvInvoiceLine, InvMembershipCancellation
 from services.invoicing.payments.ledger import (
     credit_notes_for,
     credited_by_number,
@@ -151,7 +151,9 @@ def _reissue_links(session: Session, invoice: InvInvoice) -> list[TimelineEntry]
 
 
 def year_summary(session: Session, year: int) -> YearSummary:
-    decisions = [DecisionRow(d.network_code, d.network_name, d.outcome)
+    cancelled = set(session.exec(select(InvMembershipCancellation.membership_id)
+                                 .where(InvMembershipCancellation.year == year)))
+    decisions = [DecisionRow(d.network_code, d.network_name, d.outcome, d.membership_id in cancelled)
                  for d in session.exec(select(InvFeeDecision).where(InvFeeDecision.year == year))]
     invoices = {i.id: i for i in session.exec(
         select(InvInvoice).where(col(InvInvoice.id).in_(

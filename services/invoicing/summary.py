@@ -22,6 +22,7 @@ class NetworkYear:
     memberships: int = 0
     fee_liable: int = 0
     exempt: int = 0
+    cancelled: int = 0  # cancelled since: neither fee-liable nor exempt any more, whatever was decided
     invoiced: Decimal = Decimal(0)
     paid: Decimal = Decimal(0)
     cost: Decimal | None = None
@@ -52,7 +53,8 @@ class YearSummary:
 class DecisionRow:
     network_code: str
     network_name: str
-    outcome: str  # invoiced, exempt, no_policy
+    outcome: str  # invoiced, exempt, no_policy, cancelled (before it was invoiced)
+    cancelled: bool = False  # the membership was cancelled, before or after its fee was decided
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,10 @@ def summarise(year: int, decisions: Iterable[DecisionRow], lines: Iterable[LineR
     for decision in decisions:
         row = network(decision.network_code, decision.network_name)
         row.memberships += 1
-        if decision.outcome == "invoiced":
+        if decision.cancelled or decision.outcome == "cancelled":
+            # A credit note took back what it was invoiced (in the lines below): no longer fee-liable.
+            row.cancelled += 1
+        elif decision.outcome == "invoiced":
             row.fee_liable += 1
         elif decision.outcome == "exempt":
             row.exempt += 1

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from services.invoicing.app import create_app
 from services.invoicing.overdue import publish_overdue
 from services.invoicing.payments.models import InvNetworkCost, InvPayment
-from shared.events import utc_now
+from shared.events import MembershipCancelled, utc_now
 from tests.support.bgmax import Payment, bgmax_file
 from tests.support.invoicing import AUTH, invoicing_settings, login, publish, signup_event, wait_for
 from tests.support.servers import RedisServer
@@ -377,3 +377,30 @@ def test_the_sie_export_posts_to_the_accounts_set_in_the_settings(
     }
     shown = set(re.findall(r"<dd>(\d{4})</dd>", exports_page))
     assert shown == set(ACCOUNTS.values()), "the exports page names the same accounts"
+
+
+def summary_row(page_html: str, code: str) -> list[str]:
+    match = re.search(rf'<tr id="network-{code}">(.*?)</tr>', page_html, re.S)
+    assert match, f"the summary has a row for {code}"
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", match.group(1))
+    return [" ".join(html.unescape(cell).split()) for cell in cells]
+
+
+def test_a_membership_cancelled_after_it_was_invoiced_is_counted_as_cancelled_not_fee_liable(
+        client: TestClient, redis_server: RedisServer) -> None:
+    before = client.get("/summary", params={"year": "2018"}).text
+    # Nätverk, Medlemskap, Avgiftsbelagda, Avgiftsfria, Avslutade, Fakturerat, Betalt, Obetalt, ...
+    assert summary_row(before, "rus")[:6] == ["RUS-nätverket", "1", "1", "0", "0", "4 000,00 kr"]
+    jamtland = signup_event(1, [(1, "rus")]).organisation
+    cancelled = MembershipCancelled(
+        occurred_at=utc_now(), correlation_id="cancel-1", membership_id=1, organisation=jamtland,
+        network_code="rus", network_name="RUS-nätverket", year=2018, reason="Lämnar", cancelled_by="kansliet")
+    publish(redis_server.url, cancelled)
+    wait_for(lambda: len(invoices(client)) == 3, what="the credit note")
+
+    after = client.get("/summary", params={"year": "2018"}).text
+    assert summary_row(after, "rus")[:8] == [
+        "RUS-nätverket", "1", "0", "0", "1", "0,00 kr", "0,00 kr", "0,00 kr"]
+    assert summary_row(after, "analytiker")[1:5] == ["1", "0", "1", "0"], "the exempt one is untouched"
+    totals = re.search(r"<tfoot>(.*?)</tfoot>", after, re.S)
+    assert totals and re.findall(r'<td class="num">(\d+)</td>', totals.group(1)) == ["3", "1", "1", "1"]

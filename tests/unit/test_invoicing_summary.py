@@ -30,6 +30,26 @@ def test_memberships_fees_payments_and_costs_add_up_per_network() -> None:
     assert summary.count("memberships") == 3
 
 
+def test_a_cancelled_membership_is_counted_as_cancelled_not_as_fee_liable_or_exempt() -> None:
+    summary = summarise(
+        2018,
+        [DecisionRow("rus", "RUS-nätverket", "invoiced"),
+         DecisionRow("rus", "RUS-nätverket", "invoiced", cancelled=True),  # credited after it was invoiced
+         DecisionRow("rus", "RUS-nätverket", "cancelled"),  # cancelled before it was invoiced
+         DecisionRow("analytiker", "Analytikernätverket", "exempt", cancelled=True)],
+        [LineRow("rus", "RUS-nätverket", Decimal("4000.00"), Decimal(0)),
+         LineRow("rus", "RUS-nätverket", Decimal("4000.00"), Decimal(0)),
+         LineRow("rus", "RUS-nätverket", Decimal("-4000.00"), Decimal(0))],
+        [],
+    )
+    rus, analytiker = (next(n for n in summary.networks if n.network_code == code)
+                       for code in ("rus", "analytiker"))
+    assert (rus.memberships, rus.fee_liable, rus.exempt, rus.cancelled) == (3, 1, 0, 2)
+    assert rus.invoiced == Decimal("4000.00"), "the credit note nets out the cancelled one's fee"
+    assert (analytiker.memberships, analytiker.exempt, analytiker.cancelled) == (1, 0, 1)
+    assert (summary.count("fee_liable"), summary.count("cancelled")) == (1, 3)
+
+
 def test_a_payment_counts_in_proportion_and_never_more_than_in_full() -> None:
     assert paid_share(Decimal("5000"), Decimal("2500")) == Decimal("0.5")
     assert paid_share(Decimal("5000"), Decimal("9000")) == Decimal(1)
