@@ -109,7 +109,10 @@ class Edit:
                 element.text = self.text
             if self.attribute is not None:
                 name, value = self.attribute
-                element.attrib.pop(name, None) if value is None else element.set(name, value)
+                if value is None:
+                    del element.attrib[name]
+                else:
+                    element.set(name, value)
             if self.remove:
                 element.getparent().remove(element)
             if self.copy:
