@@ -45,7 +45,7 @@ def test_registration_refuses_to_start_with_a_broken_policy_file_and_writes_noth
         tmp_path: Path, database_url: str, redis_server: RedisServer, text: str, problem: str) -> None:
     directory = policy_dir(tmp_path, text)
     settings = RegistrationSettings(database_url=database_url, redis_url=redis_server.url,
-                                    environment="test", fee_policy_dir=directory)
+                                    environment="development", fee_policy_dir=directory)
     with pytest.raises(PolicyError) as refused:
         create_registration_app(settings)
     assert str(refused.value).startswith(f"{directory / '2020.toml'}: ")
