@@ -254,7 +254,7 @@ def audience(
 def update_emails(
     event: MeetingUpdated, recipients: list[Recipient], *, links: Links, organizer: str
 ) -> list[OutgoingEmail]:
-    """The changes (before → after) with the updated .ics (same UID, higher SEQUENCE)."""
+    """The changes (before → after) with the updated .ics (same UID, higher SEQUENCE); none for the waiting list."""
     meeting = event.meeting
     changes = [(label, before, after) for label, before, after in event.changes]
     title = domain.one_line(meeting.title, limit=200)
@@ -273,7 +273,10 @@ def update_emails(
             f"Ändrat möte: {title}",
             recipient,
             context,
-            _attachment_or_none(
+            # The waiting list has no place yet: the change text, but no calendar entry to keep.
+            ()
+            if recipient.status == "waiting"
+            else _attachment_or_none(
                 meeting, recipient, ics.Method.request, organizer=organizer, stamp=event.occurred_at
             ),
         )

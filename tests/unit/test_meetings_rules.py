@@ -193,7 +193,7 @@ def test_a_valid_meeting_has_aware_stockholm_times_and_decimal_costs() -> None:
         ),
         ({"cost_food": "-5"}, "cost_food", "Ange ett belopp i kronor, t.ex. 12 500,00."),
         ({"cost_food": "1.005"}, "cost_food", "Ange ett belopp i kronor, t.ex. 12 500,00."),
-        ({"venue": ""}, "venue", "Ange lokal."),
+        ({"venue": "x" * 201}, "venue", "Högst 200 tecken."),
     ],
 )
 def test_a_bad_meeting_field_gets_its_own_swedish_message(
@@ -202,6 +202,11 @@ def test_a_bad_meeting_field_gets_its_own_swedish_message(
     with pytest.raises(FormInvalid) as invalid:
         validate_meeting(form(**changes), networks={"rus"}, now=NOW)
     assert invalid.value.errors == {field: message}
+
+
+def test_a_meeting_may_be_planned_before_its_venue_is_booked() -> None:
+    draft = validate_meeting(form(venue="", address=""), networks={"rus"}, now=NOW)
+    assert (draft.venue, draft.address) == ("", "")
 
 
 def test_the_api_body_maps_to_the_form_with_times_in_stockholm() -> None:

@@ -156,6 +156,34 @@ def test_an_update_lists_the_changes_and_sends_the_same_uid_with_a_higher_sequen
     assert message["Subject"] == "Ändrat möte: Vårträff: regional statistik"
 
 
+def test_the_waiting_list_gets_the_change_without_a_calendar_file() -> None:
+    info = meeting(sequence=4, venue="Nya lokalen")
+    event = updated(info, (("Lokal", "Gamla lokalen", "Nya lokalen"),), invitees=())
+    waiting = meetings.participant_recipient(participant(41, contact_id=None), "waiting")
+    registered = meetings.participant_recipient(
+        participant(40, contact_id=None).model_copy(update={"email": "plats@kommun.example"}), "registered"
+    )
+    emails = meetings.update_emails(event, [waiting, registered], links=LINKS, organizer=ORGANIZER)
+    by_address = {e.to_address: parse(e) for e in emails}
+
+    on_list = by_address[waiting.email]
+    assert not [p for p in on_list.iter_attachments() if p.get_content_type() == "text/calendar"]
+    assert "Lokal: Gamla lokalen → Nya lokalen" in body(on_list)
+    assert "Du står på väntelistan." in body(on_list) and "ingen kalenderfil" in body(on_list)
+    assert calendar_of(by_address["plats@kommun.example"])[1] == "REQUEST"
+
+
+def test_a_meeting_without_a_venue_says_so_and_its_ics_has_no_location() -> None:
+    event = scheduled(meeting(venue="", address=""))
+    [first, *_] = meetings.invitation_emails(
+        event, links=LINKS, organizer=ORGANIZER, unsubscribed=frozenset()
+    )
+    message = parse(first)
+
+    assert "Plats:    Lokal ej bestämd" in body(message)
+    assert "LOCATION" not in only_event(calendar_of(message)[0])
+
+
 def test_a_cancellation_sends_a_cancel_ics_to_participants_even_if_they_unsubscribed() -> None:
     info = meeting(sequence=5)
     who = meetings.participant_recipient(participant(40, contact_id=2), "registered")

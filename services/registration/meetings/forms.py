@@ -123,9 +123,8 @@ def validate_meeting(
             errors["end_time"] = "Sluttiden måste vara efter starttiden."
         elif check_past and starts_at <= now:
             errors["date"] = "Mötet kan inte läggas i det förflutna."
+    # Optional: a meeting is often planned before its venue is booked (the staff digest lists those).
     venue = _text(data, "venue")
-    if not venue:
-        errors["venue"] = "Ange lokal."
     address = _text(data, "address")
     agenda = _text(data, "agenda")
     for key, value, limit in (("venue", venue, 200), ("address", address, 300), ("agenda", agenda, 5000)):
