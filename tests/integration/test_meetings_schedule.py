@@ -92,6 +92,11 @@ def test_a_meeting_outside_the_network_weeks_is_refused_without_a_reason_and_not
     meeting = schedule(client, outside_weeks_reason="Konferensen i Örebro är vecka 6")
     assert meeting["outside_weeks_reason"] == "Konferensen i Örebro är vecka 6"
 
+    login(client)
+    page = client.get("/staff", params={"year": "2018"}).text
+    assert "Konferensen i Örebro är vecka 6" in text_of(page, "flagged")
+    assert "RUS-nätverket: RUS-träff i Örebro" in text_of(page, "outside-weeks")
+
 
 def test_a_third_meeting_for_a_network_and_year_needs_a_reason_but_another_network_does_not(
     client: TestClient, database_url: str
