@@ -221,6 +221,23 @@ class MeetingCancelled(EventBase):
     invitees: tuple[Invitee, ...]
 
 
+class MeetingInviteesChanged(EventBase):
+    """Who is invited to an upcoming meeting changed: the full current list, not a difference.
+
+    Registration publishes it, in the same transaction as the change, for each
+    of the network's meetings that is scheduled and still open for sign-up,
+    when a contact is added, removed or unsubscribes, a membership is cancelled,
+    or a sign-up makes a new member's contact. Notifications replaces its copy
+    (so a removed contact gets no invitation reminder) and invites the new ones.
+    """
+
+    stream: ClassVar[str] = REGISTRATION_STREAM
+    type: Literal["meeting.invitees_changed"] = "meeting.invitees_changed"
+    version: Literal[1] = 1
+    meeting: MeetingInfo
+    invitees: tuple[Invitee, ...]
+
+
 class Participant(Contract):
     participant_id: int
     name: str
@@ -323,6 +340,7 @@ AnyEventModel = (
     | MeetingScheduled
     | MeetingUpdated
     | MeetingCancelled
+    | MeetingInviteesChanged
     | ParticipantRegistered
     | ParticipantCancelled
     | ParticipantPromoted

@@ -28,8 +28,8 @@ from shared.web import install_common
 
 SERVICE = "notifications"
 REGISTRATION_EVENTS = ("signup.completed", "meeting.scheduled", "meeting.updated", "meeting.cancelled",
-                       "participant.registered", "participant.promoted", "participant.cancelled",
-                       "contact.unsubscribed", "network_weeks.set")
+                       "meeting.invitees_changed", "participant.registered", "participant.promoted",
+                       "participant.cancelled", "contact.unsubscribed", "network_weeks.set")
 INVOICING_EVENTS = ("invoice.issued", "invoice.overdue", "invoice.paid")
 
 

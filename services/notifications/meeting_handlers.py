@@ -4,6 +4,11 @@ Everything runs in the consumer's transaction (with its ``processed_event``
 mark), so an event updates the read models and queues its emails once. An
 unsubscribed contact (``contact.unsubscribed``) gets no more invitations, and
 the reminder rules read the same tables.
+
+``meeting.invitees_changed`` replaces a meeting's invitee list (a removed
+contact then gets no invitation reminder) and invites the contacts on it that
+were never invited; ``ntf_meeting_invited`` remembers who was, so nobody is
+invited twice, whichever of the meeting's events brought them.
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from services.notifications import meetings, readmodels
+from services.notifications import meetings, readmodels, timefmt
 from services.notifications.domain import OutgoingEmail
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import EventHandler
 from shared.events import (
     ContactUnsubscribed,
     EventBase,
+    Invitee,
     MeetingCancelled,
+    MeetingInviteesChanged,
     MeetingScheduled,
     MeetingUpdated,
     NetworkWeeksSet,
@@ -52,17 +59,47 @@ def make_meeting_handlers(
             for p in readmodels.participants_of(session, meeting_id)
         ]
 
-    def on_scheduled(session: Session, event: MeetingScheduled) -> None:
-        readmodels.upsert_meeting(session, event.meeting, cancelled=False)
-        readmodels.replace_invitees(session, event.meeting.meeting_id, event.invitees)
-        emails = meetings.invitation_emails(
-            event, links=links, organizer=organizer, unsubscribed=readmodels.unsubscribed_ids(session)
+    def invite(
+        session: Session,
+        meeting: readmodels.MeetingView,
+        event: MeetingScheduled | MeetingInviteesChanged,
+        invitees: tuple[Invitee, ...],
+    ) -> None:
+        """Invitations to those of ``invitees`` not yet invited to the meeting (nor unsubscribed)."""
+        unsubscribed = readmodels.unsubscribed_ids(session)
+        new = tuple(
+            i
+            for i in readmodels.not_yet_invited(session, meeting.meeting_id, invitees)
+            if i.contact_id not in unsubscribed
         )
+        emails = meetings.invitations(
+            meeting.info(),
+            new,
+            links=links,
+            organizer=organizer,
+            unsubscribed=unsubscribed,
+            sent_at=event.occurred_at,
+        )
+        readmodels.mark_invited(session, meeting.meeting_id, new, event.occurred_at)
         record(session, event, emails, clock())
 
+    def on_scheduled(session: Session, event: MeetingScheduled) -> None:
+        row = readmodels.upsert_meeting(session, event.meeting, cancelled=False)
+        readmodels.replace_invitees(session, row, event.invitees, event.occurred_at)
+        invite(session, row, event, event.invitees)
+
+    def on_invitees_changed(session: Session, event: MeetingInviteesChanged) -> None:
+        row = readmodels.upsert_meeting(session, event.meeting)
+        if not readmodels.replace_invitees(session, row, event.invitees, event.occurred_at):
+            return  # a newer list is held already
+        # Too late to sign up (the link would have expired) or nothing to sign up for: no invitation.
+        if row.cancelled or clock() > timefmt.end_of_day(row.registration_deadline):
+            return
+        invite(session, row, event, event.invitees)
+
     def on_updated(session: Session, event: MeetingUpdated) -> None:
-        readmodels.upsert_meeting(session, event.meeting)
-        readmodels.replace_invitees(session, event.meeting.meeting_id, event.invitees)
+        row = readmodels.upsert_meeting(session, event.meeting)
+        readmodels.replace_invitees(session, row, event.invitees, event.occurred_at)
         recipients = meetings.audience(
             event.invitees,
             participants_as_recipients(session, event.meeting.meeting_id),
@@ -76,8 +113,8 @@ def make_meeting_handlers(
         )
 
     def on_cancelled(session: Session, event: MeetingCancelled) -> None:
-        readmodels.upsert_meeting(session, event.meeting, cancelled=True)
-        readmodels.replace_invitees(session, event.meeting.meeting_id, event.invitees)
+        row = readmodels.upsert_meeting(session, event.meeting, cancelled=True)
+        readmodels.replace_invitees(session, row, event.invitees, event.occurred_at)
         recipients = meetings.audience(
             event.invitees,
             participants_as_recipients(session, event.meeting.meeting_id),
@@ -123,6 +160,7 @@ def make_meeting_handlers(
         "meeting.scheduled": on_scheduled,
         "meeting.updated": on_updated,
         "meeting.cancelled": on_cancelled,
+        "meeting.invitees_changed": on_invitees_changed,
         "participant.registered": on_registered,
         "participant.promoted": on_promoted,
         "participant.cancelled": on_participant_cancelled,

@@ -214,10 +214,29 @@ def invitation_emails(
     event: MeetingScheduled, *, links: Links, organizer: str, unsubscribed: frozenset[int]
 ) -> list[OutgoingEmail]:
     """An invitation to every invitee who has not unsubscribed."""
-    recipients = [invitee_recipient(i) for i in event.invitees if i.contact_id not in unsubscribed]
+    return invitations(
+        event.meeting,
+        event.invitees,
+        links=links,
+        organizer=organizer,
+        unsubscribed=unsubscribed,
+        sent_at=event.occurred_at,
+    )
+
+
+def invitations(
+    meeting: MeetingInfo,
+    invitees: Iterable[Invitee],
+    *,
+    links: Links,
+    organizer: str,
+    unsubscribed: frozenset[int],
+    sent_at: datetime,
+) -> list[OutgoingEmail]:
+    """An invitation to each of ``invitees`` who has not unsubscribed, one per address."""
+    recipients = [invitee_recipient(i) for i in invitees if i.contact_id not in unsubscribed]
     return _one_per_address(
-        lambda r: invitation(event.meeting, r, links=links, organizer=organizer, sent_at=event.occurred_at),
-        recipients,
+        lambda r: invitation(meeting, r, links=links, organizer=organizer, sent_at=sent_at), recipients
     )
 
 
@@ -254,7 +273,10 @@ def audience(
 def update_emails(
     event: MeetingUpdated, recipients: list[Recipient], *, links: Links, organizer: str
 ) -> list[OutgoingEmail]:
-    """The changes (before → after) with the updated .ics (same UID, higher SEQUENCE); none for the waiting list."""
+    """The changes (before → after) with the updated .ics (same UID, higher SEQUENCE).
+
+    The waiting list gets no .ics: they have no place to put in their calendar yet.
+    """
     meeting = event.meeting
     changes = [(label, before, after) for label, before, after in event.changes]
     title = domain.one_line(meeting.title, limit=200)

@@ -35,6 +35,8 @@ class MeetingView(SQLModel, table=True):
     registration_deadline: date
     sequence: int = 0
     cancelled: bool = False
+    # When the invitee list now held was published: an older list arriving late is ignored.
+    invitees_as_of: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
     def info(self) -> MeetingInfo:
         return MeetingInfo(
@@ -62,6 +64,16 @@ class InviteeView(SQLModel, table=True):
     email: str = Field(max_length=320)
     organisation_id: int
     organisation_name: str = Field(max_length=300)
+
+
+class InvitedContact(SQLModel, table=True):
+    """Who has been sent a meeting's invitation: a contact added to the list later is invited once."""
+
+    __tablename__ = "ntf_meeting_invited"
+
+    meeting_id: int = Field(primary_key=True)
+    contact_id: int = Field(primary_key=True)
+    invited_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class ParticipantView(SQLModel, table=True):
@@ -125,6 +137,7 @@ class DeadLetterSeen(SQLModel, table=True):
 READ_MODELS: list[type[SQLModel]] = [
     MeetingView,
     InviteeView,
+    InvitedContact,
     ParticipantView,
     UnsubscribedContact,
     InvoiceView,
@@ -169,7 +182,15 @@ def upsert_meeting(session: Session, meeting: MeetingInfo, *, cancelled: bool | 
     return row
 
 
-def replace_invitees(session: Session, meeting_id: int, invitees: tuple[Invitee, ...]) -> None:
+def replace_invitees(
+    session: Session, meeting: MeetingView, invitees: tuple[Invitee, ...], as_of: datetime
+) -> bool:
+    """Hold ``invitees`` as the meeting's list, unless a newer list is held already; whether it was."""
+    if meeting.invitees_as_of is not None and as_of < meeting.invitees_as_of:
+        return False
+    meeting.invitees_as_of = as_of
+    session.add(meeting)
+    meeting_id = meeting.meeting_id
     for old in session.exec(select(InviteeView).where(InviteeView.meeting_id == meeting_id)).all():
         session.delete(old)
     session.flush()
@@ -184,6 +205,21 @@ def replace_invitees(session: Session, meeting_id: int, invitees: tuple[Invitee,
                 organisation_name=invitee.organisation_name,
             )
         )
+    session.flush()
+    return True
+
+
+def not_yet_invited(session: Session, meeting_id: int, invitees: tuple[Invitee, ...]) -> tuple[Invitee, ...]:
+    invited = set(
+        session.exec(select(InvitedContact.contact_id).where(InvitedContact.meeting_id == meeting_id)).all()
+    )
+    return tuple(i for i in invitees if i.contact_id not in invited)
+
+
+def mark_invited(session: Session, meeting_id: int, invitees: tuple[Invitee, ...], at: datetime) -> None:
+    for contact_id in sorted({i.contact_id for i in invitees}):
+        if session.get(InvitedContact, (meeting_id, contact_id)) is None:
+            session.add(InvitedContact(meeting_id=meeting_id, contact_id=contact_id, invited_at=at))
     session.flush()
 
 

@@ -15,6 +15,7 @@ import structlog
 from sqlmodel import Session, col, select
 
 from services.registration.lifecycle_models import MembershipCancellation, RenewalOptOut
+from services.registration.meetings.contacts import publish_invitee_lists
 from services.registration.models import Membership, Network, Organisation
 from shared.audit import AuditEntry, entries_for, record_act
 from shared.digits import only_digits
@@ -162,6 +163,10 @@ def cancel_membership(session: Session, membership_id: int, *, actor: str, reaso
         organisation=organisation_snapshot(organisation), network_code=network.code,
         network_name=network.name,
         year=membership.year, reason=reason, cancelled_by=actor))
+    session.flush()
+    # Its contacts are no longer invited to the network's open meetings of that year.
+    publish_invitee_lists(session, {membership.network_id}, now=now, correlation_id=str(uuid.uuid4()),
+                          year=membership.year)
     record_act(session, actor=actor, action="membership.cancel", subject=subject_of(membership_id),
                detail=f"{organisation.name}, {network.name} {membership.year}. {reason}".strip(),
                remote_addr=remote_addr, at=now)

@@ -21,6 +21,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from services.registration.catalogue import NETWORKS, NetworkSeed
 from services.registration.domain import FeeLine, FeeSummary, NetworkRef, SignupRequest, fee_summary
+from services.registration.meetings.contacts import invite_new_members
 from services.registration.models import Membership, Network, Organisation, Signup, SignupLine
 from services.registration.validation import SignupInvalid, network_problems, validate_signup
 from shared.db import transaction
@@ -162,6 +163,9 @@ def register_signup(session: Session, request: SignupRequest, *, policy: FeePoli
             exemption_reason=fee.exemption_reason, fee=fee.amount,
         ))
     connection.execute(_table(SignupLine).insert(), lines)
+    # A member that joins after a meeting was scheduled is invited to it too.
+    invite_new_members(session, [n.id for n in networks], request.year, now=now,
+                       correlation_id=correlation_id)
 
     add_event(session, SignupCompleted(
         occurred_at=now,

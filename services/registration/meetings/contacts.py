@@ -5,21 +5,30 @@ network it signed up for. :func:`sync_contacts` does that for every sign-up not
 yet marked as synced, so existing sign-ups get contacts on the first start and
 new ones before any invitation list is read. A removed contact is kept
 (inactive), so a later sync never brings it back.
+
+Whatever changes who is invited (a contact added, removed or unsubscribed, a
+membership cancelled, a new member's sign-up) publishes
+``meeting.invitees_changed`` in the same transaction, with the full current
+list, for each of the network's meetings still open for sign-up:
+:func:`publish_invitee_lists`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from services.registration.meetings.core import meeting_info
 from services.registration.meetings.forms import FormInvalid, PersonDraft, normalise_email
-from services.registration.meetings.models import Contact, ContactSync, ContactSyncedSignup
+from services.registration.meetings.models import Contact, ContactSync, ContactSyncedSignup, Meeting
+from services.registration.meetings.rules import local_date
 from services.registration.models import Membership, Network, Organisation, Signup, SignupLine
 from shared.audit import record_act
-from shared.events import ContactUnsubscribed, Invitee
+from shared.events import ContactUnsubscribed, Invitee, MeetingInviteesChanged
 from shared.outbox import add_event
 
 
@@ -108,6 +117,7 @@ def add_contact(
     found.name = person.name
     session.add(found)
     session.flush()
+    publish_invitee_lists(session, {network.id or 0}, now=now, correlation_id=str(uuid.uuid4()))
     record_act(
         session,
         actor=actor,
@@ -129,6 +139,8 @@ def remove_contact(
     if contact.active:
         contact.active = False
         session.add(contact)
+        session.flush()
+        publish_invitee_lists(session, {contact.network_id}, now=now, correlation_id=str(uuid.uuid4()))
         network = session.get(Network, contact.network_id)
         record_act(
             session,
@@ -157,6 +169,8 @@ def unsubscribe(session: Session, contact_id: int, *, now: datetime, correlation
                 occurred_at=now, correlation_id=correlation_id, contact_id=contact_id, email=contact.email
             ),
         )
+        session.flush()
+        publish_invitee_lists(session, {contact.network_id}, now=now, correlation_id=correlation_id)
     return contact
 
 
@@ -189,6 +203,61 @@ def invitees(session: Session, network_id: int, year: int) -> tuple[Invitee, ...
         )
         for c, o in rows
     )
+
+
+def open_meetings(
+    session: Session, network_ids: Collection[int], now: datetime, *, year: int | None = None
+) -> Sequence[tuple[Meeting, Network]]:
+    """The networks' scheduled meetings whose registration deadline (Stockholm date) has not passed."""
+    query = (
+        select(Meeting, Network)
+        .join(Network, col(Network.id) == Meeting.network_id)
+        .where(
+            col(Meeting.network_id).in_(network_ids),
+            Meeting.status == "scheduled",
+            col(Meeting.registration_deadline) >= local_date(now),
+        )
+    )
+    if year is not None:
+        query = query.where(Meeting.year == year)
+    return session.exec(query.order_by(col(Meeting.id))).all()
+
+
+def publish_invitee_lists(
+    session: Session,
+    network_ids: Collection[int],
+    *,
+    now: datetime,
+    correlation_id: str,
+    year: int | None = None,
+) -> int:
+    """``meeting.invitees_changed`` for each open meeting of the networks (of ``year``); how many."""
+    found = open_meetings(session, network_ids, now, year=year)
+    for meeting, network in found:
+        add_event(
+            session,
+            MeetingInviteesChanged(
+                occurred_at=now,
+                correlation_id=correlation_id,
+                meeting=meeting_info(meeting, network),
+                invitees=invitees(session, meeting.network_id, meeting.year),
+            ),
+        )
+    return len(found)
+
+
+def invite_new_members(
+    session: Session, network_ids: Collection[int], year: int, *, now: datetime, correlation_id: str
+) -> int:
+    """After a sign-up: its contact is invited to the open meetings of its networks and year.
+
+    Contacts are otherwise made lazily; here they are made at once, but only when such a
+    meeting exists, so most sign-ups never take :func:`sync_contacts`' lock.
+    """
+    if not open_meetings(session, network_ids, now, year=year):
+        return 0
+    sync_contacts(session, now)
+    return publish_invitee_lists(session, network_ids, now=now, correlation_id=correlation_id, year=year)
 
 
 @dataclass(frozen=True)
