@@ -149,6 +149,8 @@ def due_rows(rules: tuple[Rule, ...], snapshot: Snapshot, now: datetime) -> list
     rows: list[DueRow] = []
     for rule in rules:
         for target in rule.targets(rule, snapshot, now):
+            if undeliverable(target.recipient):
+                continue
             due = rule.due_at(target.anchor)
             if due > now or due < rule.effective_from:
                 continue
@@ -166,6 +168,11 @@ def due_rows(rules: tuple[Rule, ...], snapshot: Snapshot, now: datetime) -> list
                 )
             )
     return rows
+
+
+def undeliverable(address: str) -> bool:
+    """An address under ``.invalid`` (RFC 2606), such as an erased person's: never planned, never mailed."""
+    return address.strip().rstrip(">").lower().endswith(".invalid")
 
 
 # --- Meetings: 7 days and 1 day before, to registered participants ------------------
