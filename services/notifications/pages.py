@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 
 from services.notifications import previews, timefmt
 from services.notifications.meetings import Links
@@ -68,10 +68,15 @@ def read_ledger(
         .limit(limit)
     )
     counting = select(ledger.c.status, func.count()).group_by(ledger.c.status)
-    for column, value in (("rule", rule), ("source_key", source)):
-        if value:
-            query = query.where(ledger.c[column] == value)
-            counting = counting.where(ledger.c[column] == value)
+    conditions = []
+    if rule:
+        conditions.append(ledger.c.rule == rule)
+    if source:
+        # "meeting:12" also finds the meeting's rows keyed by its time ("meeting:12@20270316T0900Z").
+        conditions.append(or_(ledger.c.source_key == source, ledger.c.source_key.like(f"{source}@%")))
+    for condition in conditions:
+        query = query.where(condition)
+        counting = counting.where(condition)
     if status is not None:
         query = query.where(ledger.c.status == status.value)
     with engine.connect() as connection:
@@ -130,15 +135,19 @@ def meeting_states(engine: Engine, limit: int = PAGE_SIZE) -> list[MeetingState]
             if ids
             else {}
         )
-        keys = [f"meeting:{i}" for i in ids]
         reminders: dict[str, dict[tuple[str, str], int]] = {}
-        if keys:
+        if ids:
+            keys = [f"meeting:{i}" for i in ids]
+            timed = (ledger.c.source_key.like(f"{key}@%") for key in keys)
+            of_meetings = or_(ledger.c.source_key.in_(keys), *timed)
             for source, rule, status, count in connection.execute(
                 select(ledger.c.source_key, ledger.c.rule, ledger.c.status, func.count())
-                .where(ledger.c.source_key.in_(keys))
+                .where(of_meetings)
                 .group_by(ledger.c.source_key, ledger.c.rule, ledger.c.status)
             ).all():
-                reminders.setdefault(source, {})[(rule, status)] = int(count)
+                # A meeting's rows of each of its times count together.
+                counts = reminders.setdefault(source.partition("@")[0], {})
+                counts[(rule, status)] = counts.get((rule, status), 0) + int(count)
     return [
         MeetingState(
             meeting_id=row.meeting_id,

@@ -26,7 +26,7 @@ from services.notifications.settings import NotificationsSettings
 from shared.clock import FrozenClock
 from shared.consumer import ProcessedEvent, handle_once
 from shared.db import create_tables, make_engine
-from shared.events import EventBase
+from shared.events import EventBase, MeetingInfo
 from tests.support import meeting_events as ev
 from tests.support.notifications import invoice_event
 
@@ -103,7 +103,7 @@ def test_a_meeting_reminder_is_recorded_in_the_ledger_and_queued_as_one_traceabl
     [email] = emails(engine, "meeting_reminder")
     assert (row.rule, row.source_key, row.recipient, row.status) == (
         "meeting_7d",
-        "meeting:12",
+        "meeting:12@20270316T0900Z",
         "kontakt1@kommun.example",
         "queued",
     )
@@ -201,6 +201,70 @@ def test_a_row_no_longer_wanted_when_its_time_comes_is_skipped_with_the_reason(
         and row.email_id is None
         and row.note.startswith("deltagaren är inte längre anmäld")
     )
+    assert emails(engine, "meeting_reminder") == []
+
+
+def moved_by(info: MeetingInfo, days: int, sequence: int) -> MeetingInfo:
+    return info.model_copy(
+        update={
+            "starts_at": info.starts_at + timedelta(days=days),
+            "ends_at": info.ends_at + timedelta(days=days),
+            "sequence": sequence,
+        }
+    )
+
+
+def reminders_to_participant(engine: Engine) -> list[tuple[str, str, str]]:
+    return [(r.source_key, r.status, r.note) for r in ledger(engine) if r.rule == "meeting_7d"]
+
+
+def test_a_meeting_moved_later_after_its_reminder_was_sent_gets_one_for_the_new_time(
+    engine: Engine, settings: NotificationsSettings
+) -> None:
+    info = ev.meeting()
+    feed(engine, settings, ev.scheduled(info), ev.registered(info, ev.participant(40, 1)))
+    scheduler(engine, settings, ev.STARTS - timedelta(days=7)).tick()
+    later = moved_by(info, 3, sequence=1)
+    feed(engine, settings, ev.updated(later, (("Tid", "16 mars", "19 mars"),)))
+
+    scheduler(engine, settings, ev.STARTS - timedelta(days=6)).tick()
+    assert len(emails(engine, "meeting_reminder")) == 1  # the new time's reminder is not due yet
+    scheduler(engine, settings, later.starts_at - timedelta(days=7)).tick()
+    assert reminders_to_participant(engine) == [
+        ("meeting:12@20270316T0900Z", "queued", ""),
+        ("meeting:12@20270319T0900Z", "queued", ""),
+    ]
+    assert len(emails(engine, "meeting_reminder")) == 2
+
+
+def test_a_meeting_moved_earlier_after_its_reminder_was_sent_is_not_reminded_again(
+    engine: Engine, settings: NotificationsSettings
+) -> None:
+    info = ev.meeting()
+    feed(engine, settings, ev.scheduled(info), ev.registered(info, ev.participant(40, 1)))
+    scheduler(engine, settings, ev.STARTS - timedelta(days=7)).tick()
+    earlier = moved_by(info, -2, sequence=1)
+    feed(engine, settings, ev.updated(earlier, (("Tid", "16 mars", "14 mars"),)))
+
+    scheduler(engine, settings, ev.STARTS - timedelta(days=6)).tick()
+    assert reminders_to_participant(engine) == [
+        ("meeting:12@20270316T0900Z", "queued", ""),
+        ("meeting:12@20270314T0900Z", "skipped", "redan skickad för mötets tidigare tid"),
+    ]
+    assert len(emails(engine, "meeting_reminder")) == 1
+
+
+def test_an_unsent_reminder_of_a_meetings_old_time_is_skipped_as_changed(
+    engine: Engine, settings: NotificationsSettings
+) -> None:
+    info = ev.meeting()
+    feed(engine, settings, ev.scheduled(info), ev.registered(info, ev.participant(40, 1)))
+    week_before = ev.STARTS - timedelta(days=7)
+    scheduler(engine, settings, week_before).plan(week_before)  # recorded; the send step has not run
+    feed(engine, settings, ev.updated(moved_by(info, 14, sequence=1), (("Tid", "16 mars", "30 mars"),)))
+
+    scheduler(engine, settings, week_before).tick()
+    assert reminders_to_participant(engine) == [("meeting:12@20270316T0900Z", "skipped", "mötet ändrat")]
     assert emails(engine, "meeting_reminder") == []
 
 

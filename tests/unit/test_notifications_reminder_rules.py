@@ -99,7 +99,8 @@ def test_the_week_before_reminder_is_due_seven_days_before_the_start_to_register
         ("p4@kommun.example", "participant:4"),
     ]
     assert {r.due_at for r in rows} == {STARTS - timedelta(days=7)}
-    assert {r.source_key for r in rows} == {"meeting:12"}
+    # The meeting's start (UTC) in the key: a moved meeting gets new rows.
+    assert {r.source_key for r in rows} == {"meeting:12@20270316T0900Z"}
 
 
 def test_the_day_before_reminder_is_due_one_day_before_and_the_week_reminder_is_then_stale() -> None:

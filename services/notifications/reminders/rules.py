@@ -10,6 +10,12 @@ A row is due when ``anchor + offset <= now``; it is never created when that
 time lies before the rule's ``effective_from`` (a new rule never mails the
 past) or once the reminder has gone stale (``anchor + stale_after``: the
 meeting began, the deadline passed, a later reminder took over).
+
+A meeting rule's source key carries the time it counts from
+(``meeting:12@20270316T0900Z``), so a meeting that moves gets new rows for
+its new time: an unsent row of the old time is skipped ("mötet ändrat"), and
+a reminder already sent is not sent again unless its new due time is later
+than the one sent (the scheduler records such a row as skipped).
 """
 
 from __future__ import annotations
@@ -130,6 +136,8 @@ class Rule:
     build: Builder = field(repr=False)
     # Swedish, on the ledger when a due row is not sent after all (its builder returned None).
     skip_reason: str = "inte längre aktuell"
+    # Meeting rules: the meeting's time this rule counts from (its source keys carry it).
+    anchor_of: Callable[[MeetingView], datetime] | None = field(default=None, repr=False)
 
     def due_at(self, anchor: datetime) -> datetime:
         return anchor + self.offset
@@ -180,7 +188,34 @@ def undeliverable(address: str) -> bool:
 
 def _ref_id(ref: str, prefix: str) -> int | None:
     kind, _, value = ref.partition(":")
+    value = value.partition("@")[0]
     return int(value) if kind == prefix and is_digits(value) else None
+
+
+MOVED = "mötet ändrat"
+SENT_BEFORE_MOVE = "redan skickad för mötets tidigare tid"
+
+
+def meeting_source_key(meeting_id: int, anchor: datetime) -> str:
+    return f"meeting:{meeting_id}@{anchor.astimezone(UTC):%Y%m%dT%H%MZ}"
+
+
+def source_meeting_id(source_key: str) -> int | None:
+    """The meeting a source key names, with or without its time (rows from before it had one)."""
+    return _ref_id(source_key, "meeting")
+
+
+def moved(rule: Rule, row: DueRow, snapshot: Snapshot) -> bool:
+    """Whether the row counts from a time the meeting no longer has."""
+    meeting_id = source_meeting_id(row.source_key)
+    if rule.anchor_of is None or "@" not in row.source_key or meeting_id is None:
+        return False
+    meeting = snapshot.meeting(meeting_id)
+    return meeting is not None and row.source_key != meeting_source_key(meeting_id, rule.anchor_of(meeting))
+
+
+def starts(meeting: MeetingView) -> datetime:
+    return meeting.starts_at
 
 
 def _live_meetings(snapshot: Snapshot, now: datetime) -> Iterator[MeetingView]:
@@ -192,7 +227,7 @@ def meeting_targets(rule: Rule, snapshot: Snapshot, now: datetime) -> Iterator[T
         for participant in snapshot.participants_of(meeting.meeting_id):
             if participant.status == "registered":
                 yield Target(
-                    source_key=f"meeting:{meeting.meeting_id}",
+                    source_key=meeting_source_key(meeting.meeting_id, meeting.starts_at),
                     anchor=meeting.starts_at,
                     recipient=participant.email,
                     recipient_name=participant.name,
@@ -243,7 +278,7 @@ def invitation_targets(rule: Rule, snapshot: Snapshot, now: datetime) -> Iterato
         for invitee in snapshot.invitees_of(meeting.meeting_id):
             if invitee.contact_id not in snapshot.unsubscribed and invitee.contact_id not in signed_up:
                 yield Target(
-                    source_key=f"meeting:{meeting.meeting_id}",
+                    source_key=meeting_source_key(meeting.meeting_id, deadline_anchor(meeting)),
                     anchor=deadline_anchor(meeting),
                     recipient=invitee.email,
                     recipient_name=invitee.name,
@@ -257,7 +292,7 @@ def build_invitation_reminder(
     rule: Rule, row: DueRow, snapshot: Snapshot, context: Context
 ) -> OutgoingEmail | None:
     contact_id = _ref_id(row.ref, "contact")
-    meeting_id = _ref_id(row.source_key, "meeting")
+    meeting_id = source_meeting_id(row.source_key)
     meeting = snapshot.meeting(meeting_id) if meeting_id is not None else None
     if contact_id is None or meeting is None or meeting.cancelled or contact_id in snapshot.unsubscribed:
         return None
@@ -377,6 +412,7 @@ RULES: tuple[Rule, ...] = (
         targets=meeting_targets,
         build=build_meeting_reminder,
         skip_reason=MEETING_SKIP,
+        anchor_of=starts,
     ),
     Rule(
         name="meeting_1d",
@@ -391,6 +427,7 @@ RULES: tuple[Rule, ...] = (
         targets=meeting_targets,
         build=build_meeting_reminder,
         skip_reason=MEETING_SKIP,
+        anchor_of=starts,
     ),
     Rule(
         name="invitation_7d",
@@ -405,6 +442,7 @@ RULES: tuple[Rule, ...] = (
         targets=invitation_targets,
         build=build_invitation_reminder,
         skip_reason="kontakten har anmält sig eller avregistrerat sig, eller mötet är inställt",
+        anchor_of=deadline_anchor,
     ),
     Rule(
         name="payment_7d",

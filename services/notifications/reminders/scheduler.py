@@ -43,13 +43,17 @@ from services.notifications.readmodels import (
 )
 from services.notifications.reminders.models import LedgerStatus, ReminderEntry
 from services.notifications.reminders.rules import (
+    MOVED,
     RULES,
     RULES_BY_NAME,
+    SENT_BEFORE_MOVE,
     Context,
     DueRow,
     Rule,
     Snapshot,
     due_rows,
+    moved,
+    source_meeting_id,
 )
 from services.notifications.settings import NotificationsSettings
 from shared.clock import Clock
@@ -231,6 +235,7 @@ class ReminderScheduler:
                     ).all()
                 }
                 rows = [r for r in rows if (r.rule, r.source_key, r.recipient) not in known]
+            sent = _sent_for_meetings(connection, rows)
             count = 0
             dialect = postgresql if not is_sqlite(self._engine) else sqlite
             for start in range(0, len(rows), INSERT_CHUNK):
@@ -243,8 +248,12 @@ class ReminderScheduler:
                         "ref": r.ref,
                         "subject": r.subject,
                         "due_at": r.due_at,
-                        "status": LedgerStatus.pending.value,
-                        "note": "",
+                        # A moved meeting's reminder already sent at or after this due time: not again.
+                        **(
+                            _skipped(SENT_BEFORE_MOVE, now)
+                            if _sent_since(sent, r)
+                            else {"status": LedgerStatus.pending.value, "note": "", "handled_at": None}
+                        ),
                         "created_at": now,
                     }
                     for r in rows[start : start + INSERT_CHUNK]
@@ -318,6 +327,8 @@ class ReminderScheduler:
             subject=row.subject,
             due_at=row.due_at,
         )
+        if moved(rule, due, snapshot):
+            return None, MOVED
         outgoing = rule.build(rule, due, snapshot, self._context)
         if outgoing is None:
             return None, rule.skip_reason
@@ -340,6 +351,42 @@ class ReminderScheduler:
             next_attempt_at=now,
             raw=rendered.raw,
         ), ""
+
+
+SentKey = tuple[str, int, str]
+
+
+def _sent_for_meetings(connection: Any, rows: list[DueRow]) -> dict[SentKey, datetime]:
+    """The latest due time already sent per (rule, meeting, recipient), for the meetings among ``rows``."""
+    meetings = {source_meeting_id(r.source_key) for r in rows if "@" in r.source_key} - {None}
+    if not meetings:
+        return {}
+    found = connection.execute(
+        sa_select(ledger.c.rule, ledger.c.source_key, ledger.c.recipient, ledger.c.due_at).where(
+            ledger.c.status == LedgerStatus.queued.value,
+            ledger.c.recipient.in_({r.recipient for r in rows}),
+            ledger.c.source_key.like("meeting:%"),
+        )
+    ).all()
+    sent: dict[SentKey, datetime] = {}
+    for rule, source_key, recipient, due_at in found:
+        meeting_id = source_meeting_id(source_key)
+        if meeting_id is not None and meeting_id in meetings:
+            key = (rule, meeting_id, recipient)
+            sent[key] = max(sent.get(key, due_at), due_at)
+    return sent
+
+
+def _skipped(note: str, now: datetime) -> dict[str, Any]:
+    return {"status": LedgerStatus.skipped.value, "note": note, "handled_at": now}
+
+
+def _sent_since(sent: dict[SentKey, datetime], row: DueRow) -> bool:
+    meeting_id = source_meeting_id(row.source_key)
+    if meeting_id is None or "@" not in row.source_key:
+        return False
+    earlier = sent.get((row.rule, meeting_id, row.recipient))
+    return earlier is not None and earlier >= row.due_at
 
 
 def _dedupe(rows: list[DueRow]) -> list[DueRow]:
