@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from prometheus_client import Counter
 from sqlalchemy import Engine, Row, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -59,9 +60,13 @@ from services.notifications.settings import NotificationsSettings
 from shared.clock import Clock
 from shared.db import is_sqlite, transaction
 from shared.digits import is_digits
+from shared.metrics import REGISTRY
 from shared.threads import finish_in_thread
 
 log = structlog.get_logger(__name__)
+
+# Ticks run to the end: tests (and operators) see the scheduler at work even when nothing is due.
+REMINDER_TICKS = Counter("reglab_reminder_ticks", "Reminder scheduler ticks completed", registry=REGISTRY)
 
 ledger = ReminderEntry.__table__  # type: ignore[attr-defined]
 # Fixed: an email's identity (and Message-ID) must not depend on the instance.
@@ -201,6 +206,7 @@ class ReminderScheduler:
                 # Seen through even when the service stops meanwhile: the thread holds a pooled
                 # connection, and the engine is disposed of right after this task is cancelled.
                 result = await finish_in_thread(self.tick)
+                REMINDER_TICKS.inc()
                 if result.queued:
                     self._wake()
             except Exception:
