@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 
 from services.notifications.handlers import make_handlers
 from services.notifications.models import MODELS, Email
-from services.notifications.readmodels import READ_MODELS
+from services.notifications.readmodels import READ_MODELS, InviteeView
 from services.notifications.reminders.models import ReminderEntry
 from services.notifications.reminders.rules import RULES, RULES_BY_NAME, Rule
 from services.notifications.reminders.scheduler import ReminderScheduler
@@ -202,6 +202,27 @@ def test_a_row_no_longer_wanted_when_its_time_comes_is_skipped_with_the_reason(
         and row.note.startswith("deltagaren är inte längre anmäld")
     )
     assert emails(engine, "meeting_reminder") == []
+
+
+def test_an_older_invitee_list_arriving_late_changes_nothing_and_nobody_is_invited_twice(
+    engine: Engine, settings: NotificationsSettings
+) -> None:
+    info = ev.meeting()
+    feed(
+        engine,
+        settings,
+        ev.scheduled(info, invitees=(ev.invitee(1), ev.invitee(2))),
+        ev.invitees_changed(info, (ev.invitee(1), ev.invitee(3)), at=ev.SCHEDULED_AT + timedelta(hours=2)),
+        # Published in between, handled last (another instance was slower): not applied.
+        ev.invitees_changed(info, (ev.invitee(1), ev.invitee(4)), at=ev.SCHEDULED_AT + timedelta(hours=1)),
+    )
+
+    table = InviteeView.__table__  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        held = sorted(r.contact_id for r in connection.execute(select(table)).all())
+    assert held == [1, 3]
+    invited = sorted(e.recipient for e in emails(engine, "meeting_invitation"))
+    assert invited == ["kontakt1@kommun.example", "kontakt2@kommun.example", "kontakt3@kommun.example"]
 
 
 def moved_by(info: MeetingInfo, days: int, sequence: int) -> MeetingInfo:

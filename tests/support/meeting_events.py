@@ -12,6 +12,7 @@ from shared.events import (
     InvoicePaid,
     MeetingCancelled,
     MeetingInfo,
+    MeetingInviteesChanged,
     MeetingScheduled,
     MeetingUpdated,
     NetworkWeeksSet,
@@ -104,6 +105,14 @@ def updated(
         meeting=info,
         changes=changes,
         invitees=invitees,
+    )
+
+
+def invitees_changed(
+    info: MeetingInfo, invitees: tuple[Invitee, ...], at: datetime = SCHEDULED_AT
+) -> MeetingInviteesChanged:
+    return MeetingInviteesChanged(
+        occurred_at=at, correlation_id=f"invitees-{info.meeting_id}", meeting=info, invitees=invitees
     )
 
 
