@@ -10,15 +10,23 @@ import importlib
 import threading
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlmodel import Session, SQLModel
 
 from devtools.makemigration import service_tables
 from shared.audit import entries_for, record_act
 from shared.db import create_tables, make_engine, transaction
-from shared.migrations import COMMON_MODELS, current_revision, head_revision, include_only, migrate
+from shared.migrations import (
+    COMMON_MODELS,
+    alembic_config,
+    current_revision,
+    head_revision,
+    include_only,
+    migrate,
+)
 
 SERVICES = ["registration", "invoicing", "notifications"]
 
@@ -90,3 +98,22 @@ def test_a_database_made_before_migrations_is_stamped_at_the_baseline(database_u
         assert [e.actor for e in entries_for(session, "before-migrations")] == ["anna"]
     engine.dispose()
 
+
+
+def test_notifications_remembers_who_was_invited_before_invitee_lists_could_change(database_url: str) -> None:
+    """0002: who was on a list at 0001 was invited at meeting.scheduled; no later list invites them again."""
+    tables = service_tables("notifications")
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config("notifications", tables, connection), "0001")
+        connection.execute(text(
+            "INSERT INTO ntf_invitee"
+            " (meeting_id, contact_id, name, email, organisation_id, organisation_name)"
+            " VALUES (12, 1, 'Anna', 'anna@region.example', 5, 'Region'),"
+            " (12, 2, 'Bo', 'bo@norr.example', 6, 'Norr')"))
+    migrate(engine, "notifications", tables)
+    with engine.connect() as connection:
+        invited = connection.execute(
+            text("SELECT meeting_id, contact_id FROM ntf_meeting_invited ORDER BY contact_id")).all()
+    engine.dispose()
+    assert [tuple(row) for row in invited] == [(12, 1), (12, 2)]

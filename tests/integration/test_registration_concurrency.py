@@ -19,7 +19,7 @@ from services.registration.handlers import (
     seed,
 )
 from services.registration.meetings.core import weeks_of
-from services.registration.meetings.models import NetworkWeek
+from services.registration.meetings.models import MEETING_MODELS, NetworkWeek
 from services.registration.meetings.schedule import set_network_weeks
 from services.registration.models import MODELS
 from services.registration.validation import validate_signup
@@ -37,7 +37,7 @@ POLICY = load_policies()[2018]
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
-    create_tables(engine, [*MODELS, OutboxMessage])
+    create_tables(engine, [*MODELS, *MEETING_MODELS, OutboxMessage])
     seed(engine)
     yield engine
     engine.dispose()
