@@ -24,6 +24,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from services.registration.cancellations import organisation_snapshot
 from services.registration.lifecycle_models import RenewalOptOut, RenewalRun, RenewedMembership
+from services.registration.meetings.contacts import invite_new_members
 from services.registration.models import Membership, Network, Organisation, Signup
 from services.registration.renewal_rules import Candidate, RenewalRefused, renewal_problem, to_renew
 from shared.audit import record_act
@@ -152,8 +153,15 @@ def _batch(session: Session, run_id: int, *, policies: Mapping[int, FeePolicy], 
         raise RenewalRefused(renewal_problem(run.from_year, run.to_year, policies.keys()) or "")
     organisations = pending_organisations(session, run.from_year, run.to_year, after=run.last_organisation_id,
                                           limit=batch_size)
-    for organisation_id in organisations:
-        run.memberships_created += renew_organisation(session, run, organisation_id, policy, now)
+    created = sum(renew_organisation(session, run, organisation_id, policy, now)
+                  for organisation_id in organisations)
+    run.memberships_created += created
+    if created:
+        # The renewed members are invited to the new year's meetings already open for sign-up:
+        # one list per meeting and batch, not per organisation.
+        network_ids = list(session.exec(select(Network.id)).all())
+        invite_new_members(session, [n for n in network_ids if n is not None], run.to_year, now=now,
+                           correlation_id=f"renewal-{run.id}")
     if organisations:
         run.organisations_done += len(organisations)
         run.last_organisation_id = organisations[-1]

@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,13 @@ from sqlmodel import Session, col, select
 from devtools.bench import org_number
 from services.registration import renewal_routes, renewals
 from services.registration.lifecycle_models import RenewalRun
-from services.registration.models import Membership
+from services.registration.meetings.models import Meeting
+from services.registration.models import Membership, Network
 from services.registration.renew_cli import main as renew
 from services.registration.renewals import run_batch, start_or_resume, start_run
 from services.registration.settings import RegistrationSettings
 from shared.db import transaction
-from shared.events import MembershipsRenewed, utc_now
+from shared.events import MeetingInviteesChanged, MembershipsRenewed, utc_now
 from shared.outbox import OutboxMessage
 from shared.policy import load_policies
 from shared.settings import DEV_TOKEN
@@ -362,3 +364,36 @@ def test_the_renew_command_runs_as_a_process_and_prints_only_its_progress(regist
     bad = subprocess.run([*command, "--from", "2018"], env=env, capture_output=True, text=True, timeout=60,
                          check=False)
     assert bad.returncode == 2 and "--to" in bad.stderr
+
+
+def test_renewed_members_are_invited_to_the_new_years_meetings_already_open(
+        registration: Registration) -> None:
+    registration.post("/api/v1/signups", signup_body(ORG_A, ["rus"]))
+    other = signup_body(ORG_B, ["analytiker"])
+    other["contact"] = {"name": "Bo Berg", "email": "bo@kommun.example"}
+    registration.post("/api/v1/signups", other)
+    january = datetime(2019, 1, 10, 9, 0, tzinfo=UTC)
+    with transaction(registration.engine) as session:
+        rus = session.exec(select(Network).where(Network.code == "rus")).one()
+        meeting = Meeting(network_id=rus.id or 0, year=2019, title="RUS-träff 2019",
+                          starts_at=datetime(2019, 2, 6, 9, 0, tzinfo=UTC),
+                          ends_at=datetime(2019, 2, 6, 15, 0, tzinfo=UTC), capacity=30,
+                          registration_deadline=date(2019, 1, 31), created_at=january, updated_at=january)
+        session.add(meeting)
+        session.flush()
+        meeting_id = meeting.id
+    policies = load_policies(registration.settings.fee_policy_dir)
+    with transaction(registration.engine) as session:
+        run, _created = start_run(session, 2018, 2019, policies=policies, actor="ekonomi", now=january)
+    assert run.id is not None
+    run_batch(registration.engine, run.id, policies=policies, batch_size=10, actor="ekonomi",
+              clock=lambda: january)
+
+    def invitee_lists() -> list[MeetingInviteesChanged]:
+        return [e for e in read_events(registration.settings.redis_url, REGISTRATION_STREAM)
+                if isinstance(e, MeetingInviteesChanged)]
+
+    [event] = wait_for(lambda: invitee_lists(), what="the meeting's new invitee list")
+    assert event.meeting.meeting_id == meeting_id
+    assert [(i.email, i.organisation_name) for i in event.invitees] == [
+        ("anna@region.example", "Region Exempel")]
