@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from services.registration.meetings.contacts import publish_invitee_lists
 from services.registration.meetings.models import Contact, MeetingParticipant
 from services.registration.models import Organisation, Signup, SignupLine
 from shared.audit import record_act
@@ -109,10 +110,16 @@ def export_contacts(session: Session, email: str) -> list[dict[str, Any]]:
 def erase_contacts(session: Session, erasure: Erasure) -> Outcome:
     """Anonymised and switched off: never invited again (a later sync finds no address to bring back)."""
     rows = session.exec(select(Contact).where(func.lower(Contact.email) == erasure.email)).all()
+    invited_in = {contact.network_id for contact in rows if contact.active and contact.subscribed}
     for contact in rows:
         contact.name, contact.email = ERASED_NAME, erased_address(erasure.erasure_id)
         contact.active, contact.subscribed = False, False
         session.add(contact)
+    if invited_in:
+        # The open meetings' invitee lists drop them (notifications holds no copy of them then).
+        session.flush()
+        publish_invitee_lists(session, invited_in, now=erasure.now,
+                              correlation_id=f"erasure-{erasure.erasure_id}")
     return Outcome(erased=len(rows))
 
 

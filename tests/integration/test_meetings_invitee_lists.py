@@ -28,6 +28,7 @@ from services.notifications.reminders.scheduler import ReminderScheduler, load_d
 from services.notifications.settings import NotificationsSettings
 from services.registration.cancellations import cancel_membership
 from services.registration.handlers import submit_signup
+from services.registration.privacy import erase_person, registration_privacy
 from services.registration.validation import flatten_json
 from shared.clock import FrozenClock
 from shared.consumer import ProcessedEvent, handle_once
@@ -271,6 +272,27 @@ def test_an_organisation_signing_up_after_scheduling_is_invited(
 
     assert sorted(emails_to(engine, "meeting_invitation")) == ["anna@region.example", "bo@norr.example"]
     assert invitees_held(engine, meeting["id"]) == ["anna@region.example", "bo@norr.example"]
+
+
+def test_an_erased_contact_leaves_the_invitee_lists(
+    client: TestClient, redis_server: RedisServer, database_url: str, engine: Engine,
+    settings: NotificationsSettings,
+) -> None:
+    sign_up_member(client, "556677-8899", ["rus"], contact="anna@region.example")
+    sign_up_member(client, "212000-0142", ["rus"], name="Kommun Norr", contact="bo@norr.example")
+    meeting = schedule(client, outside_weeks_reason="inga veckor satta")
+    registration = make_engine(database_url)
+    try:
+        erase_person(registration, registration_privacy(), "anna@region.example", requested_by="admin",
+                     remote_addr="127.0.0.1", now=NOW)
+    finally:
+        registration.dispose()
+    [changed] = wait_for_types(redis_server.url, "meeting.invitees_changed", 1)
+    assert [i.email for i in changed.invitees] == ["bo@norr.example"]
+    wait_for_types(redis_server.url, "person.erased", 1)
+    deliver(redis_server.url, engine, settings)
+
+    assert invitees_held(engine, meeting["id"]) == ["bo@norr.example"]
 
 
 def test_no_invitation_once_the_registration_deadline_has_passed(
