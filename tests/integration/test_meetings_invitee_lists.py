@@ -72,7 +72,7 @@ def notifications_url(database_url: str, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def settings(notifications_url: str, tmp_path: Path) -> NotificationsSettings:
     return NotificationsSettings(
-        environment="test",
+        environment="development",
         database_url=notifications_url,
         staff_email=STAFF,
         secret_key=SECRET,

@@ -42,7 +42,7 @@ MEETING_RULES = (RULES_BY_NAME["meeting_7d"], RULES_BY_NAME["meeting_1d"])
 @pytest.fixture
 def settings(database_url: str, smtp_server: SmtpServer, tmp_path: Path) -> NotificationsSettings:
     return NotificationsSettings(
-        environment="test",
+        environment="development",
         database_url=database_url,
         secret_key=ev.SECRET,
         registration_public_url=ev.PUBLIC_URL,
