@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
 import anyio.from_thread
 import structlog
-from sqlalchemy import Engine, bindparam, func, update
+from sqlalchemy import Engine, bindparam, delete, func, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from shared.db import is_sqlite, transaction
@@ -62,6 +62,43 @@ _MARK_PUBLISHED = (
     .where(OutboxMessage.__table__.c.id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
     .values(published_at=bindparam("published_at"))
 )
+
+
+_TABLE = OutboxMessage.__table__  # type: ignore[attr-defined]
+# How many published rows one retention transaction deletes: short transactions, no long lock.
+PRUNE_BATCH = 1000
+
+
+def prune_published(engine: Engine, *, now: datetime, keep_days: float, batch: int = PRUNE_BATCH) -> int:
+    """Delete rows published more than ``keep_days`` ago, ``batch`` per transaction; returns how many.
+
+    A published row has done its work (consumers deduplicate by event id, not by
+    this table), and its payload holds personal data, so it must not be kept for ever.
+    """
+    before = now - timedelta(days=keep_days)
+    oldest = (select(_TABLE.c.id).where(_TABLE.c.published_at < before)
+              .order_by(_TABLE.c.id).limit(batch).scalar_subquery())
+    total = 0
+    while True:
+        with transaction(engine) as session:
+            deleted = session.connection().execute(delete(_TABLE).where(_TABLE.c.id.in_(oldest))).rowcount
+        total += deleted
+        if deleted < batch:
+            break
+    if total:
+        log.info("published outbox rows deleted", rows=total, published_before=before.isoformat())
+    return total
+
+
+def forget_published(session: Session, email: str) -> int:
+    """GDPR erasure: delete published rows whose payload mentions ``email`` (lower-case); returns how many.
+
+    Unpublished rows stay: they are still to be delivered, and retention removes them after.
+    """
+    mentions = func.lower(_TABLE.c.payload).contains(email, autoescape=True)
+    result = session.connection().execute(
+        delete(_TABLE).where(_TABLE.c.published_at.is_not(None), mentions))
+    return int(result.rowcount)
 
 
 def outbox_backlog(engine: Engine) -> int:

@@ -21,10 +21,10 @@ from sqlmodel import SQLModel
 from shared.consumer import EventHandler, ensure_group, subscribe
 from shared.db import make_engine
 from shared.deadletters import DeadLetterStore
-from shared.events import ALL_STREAMS
+from shared.events import ALL_STREAMS, utc_now
 from shared.metrics import OUTBOX_BACKLOG, collect_stream_gauges, render
 from shared.migrations import migrate_service
-from shared.outbox import OutboxMessage, OutboxRelay, outbox_backlog
+from shared.outbox import OutboxMessage, OutboxRelay, outbox_backlog, prune_published
 from shared.retention import trim_stream
 from shared.settings import CommonSettings
 
@@ -97,8 +97,13 @@ class ServiceRuntime:
                     log.exception("could not restart subscriber; retrying", stream=stream)
 
     async def _trim_streams(self) -> None:
-        """Trim old entries every group has acked; safe to run from every service."""
+        """Trim old entries every group has acked, and old published outbox rows; safe to run anywhere."""
         while True:
+            try:
+                await asyncio.to_thread(prune_published, self.engine, now=utc_now(),
+                                        keep_days=self.settings.outbox_retention_days)
+            except Exception:
+                log.exception("outbox retention failed; will retry")
             for stream in ALL_STREAMS:
                 try:
                     await trim_stream(self.redis, stream,

@@ -57,6 +57,8 @@ class CommonSettings(BaseSettings):
     stream_retention_days: float = Field(7.0, validation_alias="STREAM_RETENTION_DAYS")
     stream_retention_interval_seconds: float = Field(
         3600.0, validation_alias="STREAM_RETENTION_INTERVAL_SECONDS")
+    # Published outbox rows (whole event payloads, personal data included) are deleted after this many days.
+    outbox_retention_days: float = Field(7.0, ge=0, validation_alias="OUTBOX_RETENTION_DAYS")
     relay_batch: int = Field(200, validation_alias="OUTBOX_RELAY_BATCH")
     relay_poll_seconds: float = Field(0.5, validation_alias="OUTBOX_RELAY_POLL_SECONDS")
     # Security (README "Security"): sessions, rate limits, lock-outs, body limits. A limit of 0 is no limit.
