@@ -146,6 +146,30 @@ async def record_dead_letter(redis: Redis, *, stream: str, group: str, entry_id:
     return dead_letter_id
 
 
+async def forget_dead_letters(redis: Redis, email: str, streams: Iterable[str] = ALL_STREAMS) -> int:
+    """GDPR erasure: delete every dead letter (any group) whose payload names ``email``; returns how many.
+
+    Such a letter can no longer be replayed; the event was about (or addressed
+    to) a person who asked to be erased. ``email`` is compared lower-case.
+    """
+    needle = email.lower().encode("utf-8")
+    removed = 0
+    for stream in streams:
+        key = dead_letter_stream(stream)
+        entries: Any = await redis.xrange(key)
+        doomed = [entry_id for entry_id, fields in entries or []
+                  if any(needle in _bytes(value).lower() for value in fields.values())]
+        if doomed:
+            removed += int(await redis.xdel(key, *doomed))
+    if removed:
+        log.info("dead letters erased", count=removed)
+    return removed
+
+
+def _bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode("utf-8")
+
+
 class DeadLetterStore:
     """The dead letters of one group (a service's consumer group) on the streams it may read."""
 

@@ -8,6 +8,8 @@ tables do), so the export and the erasure cover them without a change here.
 
 - ``GET /api/v1/privacy/export?email=`` (staff) in every service answers the
   service's JSON document.
+- Every service's erasure also deletes its published outbox rows whose
+  payload names the address (:func:`shared.outbox.forget_published`).
 - Registration erases on request and publishes ``person.erased`` in the same
   transaction; invoicing and notifications consume it with
   :meth:`PrivacyRegistry.event_handler`. Every export and erasure is audited,
@@ -33,6 +35,7 @@ from shared.audit import record_act
 from shared.auth import client_address, staff_api
 from shared.db import transaction
 from shared.events import PersonErased, utc_now
+from shared.outbox import forget_published
 from shared.settings import CommonSettings
 
 BAD_EMAIL = "Ange en e-postadress."
@@ -98,7 +101,10 @@ class PrivacyRegistry:
                 "data": {name: export(session, email) for name, (export, _erase) in self._parts.items()}}
 
     def erase(self, session: Session, erasure: Erasure) -> dict[str, Outcome]:
-        return {name: erase(session, erasure) for name, (_export, erase) in self._parts.items()}
+        outcomes = {name: erase(session, erasure) for name, (_export, erase) in self._parts.items()}
+        # Every service's outbox keeps the payloads it published: those naming the person go now.
+        outcomes["outbox"] = Outcome(erased=forget_published(session, erasure.email))
+        return outcomes
 
     def erase_and_audit(self, session: Session, erasure: Erasure,
                         remote_addr: str = "") -> dict[str, Outcome]:

@@ -157,11 +157,15 @@ class ErasureReport:
 
 
 def erase_person(engine: Engine, registry: PrivacyRegistry, email: str, *, requested_by: str,
-                 remote_addr: str, now: datetime) -> ErasureReport:
-    """Erase here and tell the other services, in one transaction: the event goes only if this commits."""
+                 remote_addr: str, now: datetime,
+                 erased_elsewhere: dict[str, Outcome] | None = None) -> ErasureReport:
+    """Erase here and tell the other services, in one transaction: the event goes only if this commits.
+
+    ``erased_elsewhere``: what the caller erased outside the database (dead letters), for the report.
+    """
     erasure = Erasure(uuid.uuid4(), email, requested_by, now)
     with transaction(engine) as session:
-        outcomes = registry.erase(session, erasure)
+        outcomes = {**registry.erase(session, erasure), **(erased_elsewhere or {})}
         add_event(session, PersonErased(occurred_at=now, correlation_id=f"erasure-{erasure.erasure_id}",
                                         erasure_id=erasure.erasure_id, email=email,
                                         requested_by=requested_by))

@@ -3,7 +3,8 @@
 The page shows registration's own export and links the other services'
 exports (``GET /api/v1/privacy/export?email=`` on each, behind the same
 login), and erases on request after a confirmation. ``POST
-/api/v1/privacy/erase`` does the same for scripts.
+/api/v1/privacy/erase`` does the same for scripts. The erasure also deletes
+the dead letters (of every service, one Redis) that name the address.
 """
 
 # No "from __future__ import annotations": FastAPI resolves the Annotated aliases at runtime.
@@ -22,8 +23,9 @@ from sqlmodel import Session
 from services.registration.privacy import ErasureReport, erase_person
 from services.registration.settings import RegistrationSettings
 from shared.auth import client_address
+from shared.deadletters import forget_dead_letters
 from shared.events import utc_now
-from shared.privacy import PrivacyRegistry, normalise_email
+from shared.privacy import Outcome, PrivacyRegistry, normalise_email
 from shared.runtime import ServiceRuntime
 from shared.web import csrf_token, csrf_valid, make_templates, set_csrf_cookie, staff_api, staff_page
 
@@ -57,9 +59,13 @@ def privacy_pages_router(runtime: ServiceRuntime, registry: PrivacyRegistry,
     ApiUser = Annotated[str, Depends(staff_api(settings, "staff"))]
 
     async def erase(request: Request, user: str, email: str) -> ErasureReport:
+        # Dead letters of every service live in this one Redis: erased here, before the
+        # database, so the audited report counts them (erasing them twice is harmless).
+        dead_letters = Outcome(erased=await forget_dead_letters(runtime.redis, email))
         report = await anyio.to_thread.run_sync(partial(
             erase_person, runtime.engine, registry, email, requested_by=user,
-            remote_addr=client_address(request), now=utc_now()))
+            remote_addr=client_address(request), now=utc_now(),
+            erased_elsewhere={"dead_letters": dead_letters}))
         runtime.relay.notify()
         return report
 
