@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from redis.asyncio import Redis
+from sqlalchemy import MetaData
 from sqlmodel import Session, select
 
 from services.notifications.models import Email
 from services.registration.models import Signup
+from shared import wire
 from shared.audit import AuditEntry
 from shared.db import make_engine
+from shared.deadletters import record_dead_letter
+from shared.events import ALL_STREAMS, REGISTRATION_STREAM, utc_now
+from shared.outbox import OutboxMessage, prune_published
 from shared.privacy import person_subject
+from shared.retention import trim_stream
 from tests.security.conftest import API_TOKEN, PASSWORD, System, csrf_of, login
 from tests.support.meetings import AUTH as MEETINGS_AUTH
 from tests.support.meetings import contact_ids, meetings_client, schedule, sign_up_member, signup_link
+from tests.support.redis_dump import keys_naming
 from tests.support.registration import signup_body
 from tests.support.servers import RedisServer
 
@@ -158,3 +168,88 @@ def test_erasure_covers_meeting_contacts_and_participants(
         [listed] = client.get(f"/api/v1/meetings/{meeting['id']}/participants",
                               headers=MEETINGS_AUTH).json()
         assert listed["email"].endswith("@raderad.invalid") and "Anna" not in str(listed)
+
+
+def tables_naming(database_url: str, address: str) -> list[str]:
+    """``table.column`` for every cell in the database that contains ``address`` (case-insensitive)."""
+    engine = make_engine(database_url)
+    found = []
+    try:
+        metadata = MetaData()
+        metadata.reflect(engine)
+        with engine.connect() as connection:
+            for table in metadata.sorted_tables:
+                for row in connection.execute(table.select()).mappings():
+                    for column, value in row.items():
+                        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+                        if address in text.lower():
+                            found.append(f"{table.name}.{column}")
+    finally:
+        engine.dispose()
+    return sorted(set(found))
+
+
+def naming(system: System, address: str) -> dict[str, list[str]]:
+    async def scan() -> list[str]:
+        redis = Redis.from_url(system.redis_url)
+        try:
+            return await keys_naming(redis, address)
+        finally:
+            await redis.aclose()
+
+    found = {service: tables_naming(url, address) for service, url in system.database_urls.items()}
+    found["redis"] = asyncio.run(scan())
+    return {where: hits for where, hits in found.items() if hits}
+
+
+async def dead_letter_naming(redis_url: str, address: str) -> None:
+    redis = Redis.from_url(redis_url)
+    try:
+        body = f'{{"type": "signup.completed", "contact": {{"email": "{address.upper()}"}}}}'
+        payload = await wire.encode(body, message_id="11111111-1111-1111-1111-111111111111",
+                                    correlation_id="dead")
+        await record_dead_letter(redis, stream=REGISTRATION_STREAM, group="invoicing", entry_id="1-1",
+                                 payload=payload, error="ValueError: odd")
+    finally:
+        await redis.aclose()
+
+
+async def trim_all(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    try:
+        for stream in ALL_STREAMS:
+            await trim_stream(redis, stream, keep_seconds=0)
+    finally:
+        await redis.aclose()
+
+
+def test_after_erasure_and_retention_the_address_is_in_no_table_and_no_stream(system: System) -> None:
+    sign_up_and_wait(system)
+    asyncio.run(dead_letter_naming(system.redis_url, ANNA))
+    before = naming(system, ANNA)
+    assert "outbox.payload" in before["registration"] and "notifications" in before
+    assert before["redis"] == [REGISTRATION_STREAM, REGISTRATION_STREAM + ".dead-letters"]
+
+    answer = system["registration"].post("/api/v1/privacy/erase", json={"email": ANNA}, headers=AUTH)
+    assert answer.status_code == 200
+    report = answer.json()["registration"]
+    assert report["dead_letters"]["erased"] == 1 and report["outbox"]["erased"] >= 1
+    for service in ("invoicing", "notifications"):
+        def erased(url: str = system.database_urls[service]) -> list[AuditEntry]:
+            return [e for e in rows(url, AuditEntry) if e.action == "person.erase"]
+
+        eventually(erased, f"{service} erased")
+
+    # Until retention: only person.erased itself (registration's outbox row, the stream entry, which
+    # must name the address for the services to find the data) and the stream's older entries.
+    after = naming(system, ANNA)
+    assert after == {"registration": ["outbox.payload"], "redis": [REGISTRATION_STREAM]}, after
+    assert [row.type for row in rows(system.database_urls["registration"], OutboxMessage)
+            if ANNA in row.payload.lower()] == ["person.erased"]
+
+    for url in system.database_urls.values():
+        engine = make_engine(url)
+        prune_published(engine, now=utc_now() + timedelta(days=7, seconds=1), keep_days=7)
+        engine.dispose()
+    asyncio.run(trim_all(system.redis_url))
+    assert naming(system, ANNA) == {}, "nothing outlives OUTBOX_RETENTION_DAYS and STREAM_RETENTION_DAYS"
