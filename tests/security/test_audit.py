@@ -12,9 +12,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
+from services.invoicing.app import SERVICE_MODELS as invoicing_models
+from services.notifications.app import SERVICE_MODELS as notifications_models
+from services.registration.app import SERVICE_MODELS as registration_models
 from shared.audit import AuditEntry, protect_audit_log, record_act
 from shared.db import create_tables, make_engine, transaction
 from shared.events import utc_now
+from shared.migrations import migrate_service
 from tests.security.conftest import ADMIN, ADMIN_PASSWORD, PASSWORD, System, csrf_of, login
 from tests.support.dead_letters import seed_dead_letter
 from tests.support.servers import RedisServer
@@ -48,6 +52,31 @@ def test_the_database_refuses_to_update_or_delete_an_audit_entry(database_url: s
             assert connection.execute(text("SELECT actor FROM audit_entry")).scalars().all() == ["anna"]
         with transaction(engine) as session:  # appending still works
             record_act(session, actor="bo", action="user.create", subject="user:cia")
+    finally:
+        engine.dispose()
+
+
+SERVICE_MODELS = {"registration": registration_models, "invoicing": invoicing_models,
+                  "notifications": notifications_models}
+
+
+@pytest.mark.parametrize("service", sorted(SERVICE_MODELS))
+def test_a_service_database_built_by_its_migrations_refuses_to_edit_or_empty_the_audit_log(
+        database_url: str, service: str) -> None:
+    """The triggers come with the migrations a service runs at start, not from a test's own set-up."""
+    engine = make_engine(database_url)
+    try:
+        migrate_service(engine, service, SERVICE_MODELS[service])
+        with transaction(engine) as session:
+            record_act(session, actor="anna", action="invoice.credit", subject="invoice:2018-00001")
+        refused = ["UPDATE audit_entry SET actor = 'mallory'", "DELETE FROM audit_entry"]
+        if engine.dialect.name == "postgresql":
+            refused.append("TRUNCATE audit_entry")
+        for statement in refused:
+            with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+                connection.execute(text(statement))
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT actor FROM audit_entry")).scalars().all() == ["anna"]
     finally:
         engine.dispose()
 
