@@ -24,7 +24,7 @@ PUBLIC_ROUTES: dict[str, set[str]] = {
         "GET /metrics",  # Prometheus scrapes it on the internal network; counts only, nothing personal
         "GET /login", "POST /login", "POST /logout",
         "MOUNT /static",  # CSS and JS
-        "GET /openapi.json", "GET /docs", "GET /docs/oauth2-redirect", "GET /redoc",
+        "GET /openapi.json",  # the API description (no /docs or /redoc: see shared.web.service_app)
     },
     "registration": {
         "GET /", "POST /",  # the sign-up form

@@ -9,7 +9,7 @@ with :func:`staff_page` / :func:`staff_api` (:mod:`shared.auth`).
 from __future__ import annotations
 
 from pathlib import Path as FilePath
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import jinja2
@@ -111,6 +111,17 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def service_app(*, title: str, version: str, lifespan: Any, description: str = "") -> FastAPI:
+    """A service's FastAPI app, without the /docs and /redoc pages.
+
+    FastAPI's Swagger and ReDoc pages run an inline script and scripts from a CDN,
+    which our Content-Security-Policy forbids, so they could never work here.
+    ``/openapi.json`` stays: it is the API description, for any OpenAPI viewer.
+    """
+    return FastAPI(title=title, version=version, description=description, lifespan=lifespan,
+                   docs_url=None, redoc_url=None)
 
 
 def install_common(app: FastAPI, settings: CommonSettings, runtime: ServiceRuntime) -> None:

@@ -33,7 +33,7 @@ from shared.events import REGISTRATION_STREAM
 from shared.policy import load_policies
 from shared.privacy import privacy_router
 from shared.runtime import ServiceRuntime
-from shared.web import install_common
+from shared.web import install_common, service_app
 
 # Every table this service owns (its migrations cover exactly these, plus the common ones).
 SERVICE_MODELS: list[type[SQLModel]] = [*MODELS, *PAYMENT_MODELS]
@@ -76,7 +76,7 @@ def create_app(settings: InvoicingSettings | None = None, context: InvoicingCont
             await asyncio.to_thread(record_policy_changes, runtime.engine, context.policies, context.clock())
             yield
 
-    app = FastAPI(title="Reglab Nätverk – fakturering", version="1", lifespan=lifespan)
+    app = service_app(title="Reglab Nätverk – fakturering", version="1", lifespan=lifespan)
     app.state.runtime = runtime
     install_common(app, settings, runtime)
     app.include_router(credit_router(settings, runtime, context))

@@ -24,7 +24,7 @@ from shared.events import INVOICING_STREAM, OPERATIONS_STREAM, REGISTRATION_STRE
 from shared.metrics import MAIL_QUEUE
 from shared.privacy import privacy_router
 from shared.runtime import ServiceRuntime
-from shared.web import install_common
+from shared.web import install_common, service_app
 
 SERVICE = "notifications"
 REGISTRATION_EVENTS = ("signup.completed", "meeting.scheduled", "meeting.updated", "meeting.cancelled",
@@ -66,7 +66,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
 
     runtime.extra_metrics.append(mail_queue_gauge)
 
-    app = FastAPI(title="Reglab Nätverk – e-post", version="1", lifespan=runtime.lifespan)
+    app = service_app(title="Reglab Nätverk – e-post", version="1", lifespan=runtime.lifespan)
     install_common(app, settings, runtime)
     app.include_router(make_router(settings, runtime.engine, wake=sender.wake))
     app.include_router(staff_pages_router(settings, runtime.engine))

@@ -25,7 +25,7 @@ from shared.deadletters_web import dead_letters_router
 from shared.policy import load_policies
 from shared.privacy import privacy_router
 from shared.runtime import ServiceRuntime
-from shared.web import install_common
+from shared.web import install_common, service_app
 
 # Every table this service owns (its migrations cover exactly these, plus the common ones).
 SERVICE_MODELS: list[type[SQLModel]] = [*MODELS, *LIFECYCLE_MODELS, *MEETING_MODELS]
@@ -46,8 +46,8 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
             await anyio.to_thread.run_sync(sync_contacts_at_start, runtime.engine)
             yield
 
-    app = FastAPI(title="Reglab Nätverk – anmälan", version="1.0.0", lifespan=lifespan,
-                  description="Anmälan av organisationer till Reglabs nätverk.")
+    app = service_app(title="Reglab Nätverk – anmälan", version="1.0.0", lifespan=lifespan,
+                      description="Anmälan av organisationer till Reglabs nätverk.")
     app.state.runtime = runtime
     app.state.policies = policies
     install_common(app, settings, runtime)

@@ -158,6 +158,16 @@ def test_every_service_sends_the_security_headers_on_pages_errors_and_apis(
         assert headers["x-frame-options"] == "DENY", path
 
 
+@pytest.mark.parametrize("service", ["registration", "invoicing", "notifications"])
+def test_the_api_is_described_at_openapi_json_and_the_docs_pages_the_csp_would_break_are_off(
+        sqlite_system: System, service: str) -> None:
+    client = sqlite_system[service]
+    description = client.get("/openapi.json")
+    assert description.status_code == 200 and description.json()["paths"]
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        assert client.get(path).status_code == 404, path
+
+
 def test_no_page_carries_inline_script_or_style_that_the_csp_would_block(sqlite_system: System) -> None:
     """CSP without 'unsafe-inline': an inline script or style attribute would silently not work."""
     session = sqlite_system.session_for(ADMIN)
