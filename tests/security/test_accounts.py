@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from sqlmodel import Session, select
 
 from services.registration.app import create_app
 from services.registration.settings import RegistrationSettings
+from shared.accounts import sha256
 from shared.audit import AuditEntry
 from shared.db import make_engine
 from shared.web import SESSION_COOKIE
@@ -24,6 +26,7 @@ from tests.security.conftest import (
     running_system,
     with_session,
 )
+from tests.support.redis_dump import redis_dump
 from tests.support.servers import RedisServer, SmtpServer
 
 
@@ -114,6 +117,8 @@ def test_a_token_carries_its_users_role_shows_when_it_was_used_and_stops_when_re
     page = admin_act(system, action="create-token", name="fredrik", label="bokslutsskript")
     token = page.split('id="new-token">')[1].split("<")[0]
     assert len(token) >= 40
+    [unused] = system.run(lambda store: store.tokens("fredrik"))
+    assert last_used_cell(system["registration"].get("/admin/users").text, unused.id) == "aldrig"
     invoicing, notifications = system["invoicing"], system["notifications"]
     invoicing.cookies.clear()
     notifications.cookies.clear()
@@ -126,12 +131,41 @@ def test_a_token_carries_its_users_role_shows_when_it_was_used_and_stops_when_re
     assert info.label == "bokslutsskript" and info.last_used_at, "the use is recorded"
     users_page = system["registration"].get("/admin/users").text
     assert info.id in users_page and token not in users_page, "the token is shown once, never again"
+    assert last_used_cell(users_page, info.id) == info.last_used_at, "the page shows when it was last used"
 
     admin_act(system, action="revoke-token", token_id=info.id)
     assert invoicing.get("/api/v1/invoices", headers=bearer).status_code == 401
     actions = audit_actions(system.database_urls["registration"])
     assert ("admin", "token.create", "user:fredrik") in actions
     assert ("admin", "token.revoke", "user:fredrik") in actions
+
+
+def last_used_cell(page: str, token_id: str) -> str:
+    """The "Senast använd" cell of the token's row on /admin/users."""
+    header = page.split('<table class="tokens">')[1].split("</thead>")[0]
+    column = re.findall(r"<th>(.*?)</th>", header).index("Senast använd")
+    row = page.split(f'<tr id="token-{token_id}">')[1].split("</tr>")[0]
+    return str(re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[column])
+
+
+def test_no_password_raw_token_or_session_id_is_stored_in_redis(system: System) -> None:
+    """Redis holds only hashes: a dump of every key after logins, a token's creation and its use."""
+    admin_act(system, action="create", name="fredrik", role="finance", password=PASSWORD)
+    page = admin_act(system, action="create-token", name="fredrik", label="skript")
+    token = page.split('id="new-token">')[1].split("<")[0]
+    admin_session = system["registration"].cookies[SESSION_COOKIE]
+    invoicing = system["invoicing"]
+    invoicing.cookies.clear()
+    assert login(invoicing, "fredrik", PASSWORD).status_code == 303
+    user_session = invoicing.cookies[SESSION_COOKIE]
+    assert invoicing.get("/invoices").status_code == 200, "the session works"
+    invoicing.cookies.clear()
+    assert invoicing.get("/api/v1/invoices", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+    dump = b"\n".join(system.run(lambda store: redis_dump(store.redis)).values())
+    assert sha256(token).encode() in dump and sha256(user_session).encode() in dump, "the dump sees the store"
+    for secret in (token, admin_session, user_session, PASSWORD, ADMIN_PASSWORD):
+        assert secret.encode() not in dump, "a secret is stored in Redis as it is"
 
 
 def test_bad_input_to_user_admin_gets_a_swedish_message_and_changes_nothing(system: System) -> None:

@@ -23,13 +23,24 @@ async def _value(redis: Redis, key: bytes, kind: str) -> Any:
     raise AssertionError(f"a key of an unexpected type: {kind}")
 
 
+def _flat(value: Any) -> bytes:
+    """The value's raw bytes, containers flattened (not repr: that would escape non-ASCII text)."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, dict):
+        return b" ".join(_flat(k) + b" " + _flat(v) for k, v in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return b" ".join(_flat(item) for item in value)
+    return str(value).encode("utf-8")
+
+
 async def redis_dump(redis: Redis) -> dict[str, bytes]:
     """Each key's name with its whole value (any type, stream entries included) as searchable bytes."""
     dump: dict[str, bytes] = {}
     async for key in redis.scan_iter():
         kind: Any = await redis.type(key)
         kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-        dump[key.decode()] = key + b" " + repr(await _value(redis, key, kind)).encode()
+        dump[key.decode()] = key + b" " + _flat(await _value(redis, key, kind))
     return dump
 
 
