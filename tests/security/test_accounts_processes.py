@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,12 +18,14 @@ from devtools.stack import Stack
 from shared.audit import AuditEntry
 from shared.db import make_engine
 from tests.support.failures import print_logs_if_failed
+from tests.support.registration import signup_body
 from tests.support.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "hemligt-lösenord-7f3a9c"
 ADMIN_PASSWORD = "process-admin-password-9b1e"
 API_TOKEN = "process-bootstrap-token-4d2c8e0a"
+SMTP_PASSWORD = "smtp-relay-password-5e8b1d"
 
 
 def command(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -87,9 +90,11 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
     system = Stack(var_dir=tmp_path / "var", start_mail_catcher=False, log_dir=tmp_path / "logs",
                    extra_env={"REGLAB_ENV": "development", "REGLAB_API_TOKEN": API_TOKEN,
                               "REGLAB_ADMIN_PASSWORD": ADMIN_PASSWORD, "LOG_LEVEL": "DEBUG",
-                              "LOG_FORMAT": "json", "LOGIN_FAILURE_DELAY_SECONDS": "0"})
+                              "LOG_FORMAT": "json", "LOGIN_FAILURE_DELAY_SECONDS": "0",
+                              # The mail catcher offers no AUTH, so every send fails and is logged.
+                              "SMTP_USERNAME": "reglab", "SMTP_PASSWORD": SMTP_PASSWORD})
     try:
-        system.start(services=("registration", "invoicing"))
+        system.start(services=("registration", "invoicing", "notifications"))
         yield system
     finally:
         system.stop()
@@ -128,9 +133,18 @@ def test_one_login_works_on_two_service_processes_and_no_secret_reaches_the_logs
                           headers={"Authorization": f"Bearer {API_TOKEN}"}).status_code == 200
         assert script.get(f"{invoicing}/api/v1/invoices",
                           headers={"Authorization": "Bearer wrong-" + token}).status_code == 401
+        # Notifications tries to send a confirmation with the SMTP password, fails, and logs why.
+        assert script.post(f"{registration}/api/v1/signups", json=signup_body()).status_code == 201
+        emails = f"{stack.url('notifications')}/api/v1/emails"
+        deadline = time.monotonic() + 30
+        while not any(email["attempts"] for email in script.get(
+                emails, headers={"Authorization": f"Bearer {API_TOKEN}"}).json()["emails"]):
+            assert time.monotonic() < deadline, "notifications never tried to send"
+            time.sleep(0.2)
 
     stack.stop()
     logs = "".join(path.read_text(errors="replace") for path in (tmp_path / "logs").glob("*.log"))
     assert '"event": "login"' in logs and "fredrik" in logs, "logins are logged (by name)"
-    for secret in (PASSWORD, ADMIN_PASSWORD, token, API_TOKEN, session_id):
+    assert "notifications" in logs and "smtp" in logs.lower(), "the failed send is logged"
+    for secret in (PASSWORD, ADMIN_PASSWORD, token, API_TOKEN, session_id, SMTP_PASSWORD):
         assert secret not in logs, "a secret reached the logs"
