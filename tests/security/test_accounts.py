@@ -7,13 +7,17 @@ import time
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from services.registration.app import create_app
 from services.registration.settings import RegistrationSettings
-from shared.accounts import sha256
+from shared import useradmin
+from shared.accounts import AccountStore, sha256
 from shared.audit import AuditEntry
 from shared.db import make_engine
+from shared.events import utc_now
 from shared.web import SESSION_COOKIE
 from tests.security.conftest import (
     ADMIN,
@@ -27,7 +31,7 @@ from tests.security.conftest import (
     with_session,
 )
 from tests.support.redis_dump import redis_dump
-from tests.support.servers import RedisServer, SmtpServer
+from tests.support.servers import POSTGRES_ADMIN_URL, RedisServer, SmtpServer
 
 
 def audit_actions(database_url: str) -> list[tuple[str, str, str]]:
@@ -166,6 +170,22 @@ def test_no_password_raw_token_or_session_id_is_stored_in_redis(system: System) 
     assert sha256(token).encode() in dump and sha256(user_session).encode() in dump, "the dump sees the store"
     for secret in (token, admin_session, user_session, PASSWORD, ADMIN_PASSWORD):
         assert secret.encode() not in dump, "a secret is stored in Redis as it is"
+
+
+async def test_a_user_admin_act_does_not_happen_when_its_audit_entry_cannot_be_written(
+        redis_server: RedisServer) -> None:
+    """The audit transaction opens before the act: a database that is down stops the act."""
+    redis = Redis.from_url(redis_server.url)
+    store = AccountStore(redis)
+    down = make_engine(POSTGRES_ADMIN_URL.rsplit("@", 1)[0] + "@127.0.0.1:1/nowhere")
+    try:
+        with pytest.raises(OperationalError):
+            await useradmin.create_user(store, down, useradmin.Actor("admin", "10.0.0.1"), "anna", "staff",
+                                        PASSWORD, utc_now())
+        assert await store.list_users() == [], "no account without its audit entry"
+    finally:
+        down.dispose()
+        await redis.aclose()
 
 
 def test_bad_input_to_user_admin_gets_a_swedish_message_and_changes_nothing(system: System) -> None:
