@@ -22,6 +22,16 @@ from tests.security.conftest import (
     with_session,
 )
 from tests.security.test_route_walk import concrete
+from tests.support.meetings import AUTH as MEETINGS_AUTH
+from tests.support.meetings import (
+    cancel_link,
+    contact_ids,
+    meetings_client,
+    outbox_types,
+    schedule,
+    sign_up_member,
+    signup_link,
+)
 from tests.support.registration import form_data, registration_client, row_counts, signup_body
 from tests.support.servers import RedisServer
 
@@ -60,6 +70,28 @@ def test_every_post_form_of_every_service_refuses_a_request_without_the_csrf_tok
                                                   "name": "mallory", "role": "admin"})
         assert wrong.status_code == 400, f"{service} {path} with a wrong token: {wrong.status_code}"
     assert sqlite_system.run(lambda store: store.list_users()) == []
+
+
+def test_cancelling_a_meeting_place_under_a_valid_link_without_the_csrf_token_is_refused_and_changes_nothing(
+        database_url: str, redis_server: RedisServer, tmp_path: Path) -> None:
+    with meetings_client(database_url, redis_server.url, tmp_path / "clock") as client:
+        sign_up_member(client, "556677-8899", ["rus"])
+        meeting = schedule(client, outside_weeks_reason="inga veckor")
+        link = signup_link(meeting["id"], contact_ids(database_url, "anna@region.example")[0])
+        form = client.get(link)
+        assert client.post(link, data={"csrf_token": csrf_of(form.text), "name": "Anna",
+                                       "email": "anna@region.example", "organisation": "Region Exempel",
+                                       "dietary": ""}).status_code == 200
+        participants = f"/api/v1/meetings/{meeting['id']}/participants"
+        [anna] = client.get(participants, headers=MEETINGS_AUTH).json()
+        cancel = cancel_link(anna["id"])
+        assert client.get(cancel).status_code == 200, "the link is valid"
+
+        for forged in ({}, {"csrf_token": "forged-token"}):
+            answer = client.post(cancel, data=forged)
+            assert answer.status_code == 400 and "Formuläret har gått ut" in answer.text, forged
+        assert [p["status"] for p in client.get(participants, headers=MEETINGS_AUTH).json()] == ["registered"]
+        assert "participant.cancelled" not in [kind for kind, _c in outbox_types(database_url)]
 
 
 def limited_client(redis_server: RedisServer, tmp_path: Path, **extra: object) -> TestClient:
