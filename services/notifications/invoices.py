@@ -3,7 +3,8 @@
 ``invoice.issued`` adds an invoice (a credit note marks the invoice it credits),
 ``invoice.overdue`` marks it overdue with what is outstanding, ``invoice.paid``
 marks it paid. Payment reminders go only to overdue invoices neither paid nor
-credited (see reminders/rules.py). Dead letters are kept too, for the digest.
+credited (see reminders/rules.py), so a paid or credited invoice's address is
+cleared. Dead letters are kept too, for the digest.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from shared.events import (
     OrganisationSnapshot,
 )
 
+# The invoice address is kept only while a payment reminder may still go to it (GDPR: no longer
+# than needed); a paid or credited invoice is never reminded. Invoicing keeps the invoice itself.
+SETTLED = ""
+
 
 def _row(session: Session, number: str, organisation: OrganisationSnapshot, due_date: date,
          total: Decimal = Decimal("0.00")) -> InvoiceView:
@@ -35,7 +40,7 @@ def on_issued(session: Session, event: InvoiceIssued) -> None:
     if event.kind == "credit_note":
         if event.credited_number:
             credited = _row(session, event.credited_number, event.organisation, event.due_date)
-            credited.credited = True
+            credited.credited, credited.email = True, SETTLED
             session.add(credited)
         return
     if session.get(InvoiceView, event.number) is None:
@@ -56,7 +61,8 @@ def on_overdue(session: Session, event: InvoiceOverdue) -> None:
     row = _row(session, event.number, event.organisation, event.due_date)
     if row.overdue_as_of is not None and row.overdue_as_of > event.as_of:
         return  # an older day's report
-    row.organisation, row.email = event.organisation.name, event.organisation.invoice_email
+    row.organisation = event.organisation.name
+    row.email = SETTLED if row.paid or row.credited else event.organisation.invoice_email
     row.due_date, row.ocr, row.total = event.due_date, event.ocr, event.total
     row.outstanding, row.overdue_as_of = event.outstanding, event.as_of
     session.add(row)
@@ -64,7 +70,7 @@ def on_overdue(session: Session, event: InvoiceOverdue) -> None:
 
 def on_paid(session: Session, event: InvoicePaid) -> None:
     row = _row(session, event.number, event.organisation, event.paid_on, total=event.total)
-    row.paid = True
+    row.paid, row.email = True, SETTLED
     row.outstanding = max(row.total - event.paid_amount, 0 * row.total)
     session.add(row)
 
