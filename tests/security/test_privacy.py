@@ -18,8 +18,8 @@ from services.registration.models import Signup
 from shared import wire
 from shared.audit import AuditEntry
 from shared.db import make_engine
-from shared.deadletters import record_dead_letter
-from shared.events import ALL_STREAMS, REGISTRATION_STREAM, utc_now
+from shared.deadletters import DeadLetterStore, forget_dead_letters, record_dead_letter
+from shared.events import ALL_STREAMS, INVOICING_STREAM, REGISTRATION_STREAM, utc_now
 from shared.outbox import OutboxMessage, prune_published
 from shared.privacy import person_subject
 from shared.retention import trim_stream
@@ -210,6 +210,25 @@ async def dead_letter_naming(redis_url: str, address: str) -> None:
                                     correlation_id="dead")
         await record_dead_letter(redis, stream=REGISTRATION_STREAM, group="invoicing", entry_id="1-1",
                                  payload=payload, error="ValueError: odd")
+    finally:
+        await redis.aclose()
+
+
+async def test_erasure_removes_the_dead_letters_naming_the_address_of_any_service_and_keeps_the_rest(
+        redis_server: RedisServer) -> None:
+    await dead_letter_naming(redis_server.url, ANNA)
+    await dead_letter_naming(redis_server.url, "bo@kommun.example")
+    redis = Redis.from_url(redis_server.url)
+    try:
+        await record_dead_letter(redis, stream=INVOICING_STREAM, group="notifications", entry_id="2-1",
+                                 payload=b'{"organisation": {"invoice_email": "Anna@Region.example"}}',
+                                 error="KeyError")
+        assert await forget_dead_letters(redis, ANNA) == 2
+        left = [*await DeadLetterStore(redis, "invoicing").letters(),
+                *await DeadLetterStore(redis, "notifications").letters()]
+        assert [(letter.stream, b"bo@kommun.example" in letter.payload.lower()) for letter in left] == [
+            (REGISTRATION_STREAM, True)]
+        assert await forget_dead_letters(redis, ANNA) == 0
     finally:
         await redis.aclose()
 
