@@ -177,3 +177,23 @@ def test_two_instances_starting_together_make_each_contact_once(
     assert errors == []
     assert len(contact_ids(database_url, "anna@region.example")) == 2
     assert len(contact_ids(database_url, "bo@norr.example")) == 1
+
+
+def test_the_dashboard_links_each_networks_member_count_to_the_list_of_its_members(
+    client: TestClient,
+) -> None:
+    sign_up_member(client, "556677-8899", ["rus", "ung-region"], name="Region Exempel")
+    sign_up_member(client, "212000-0142", ["rus"], name="Kommun Exempel", contact="bo@kommun.example")
+    login(client)
+    dashboard = client.get("/staff?year=2018").text
+    assert '/staff/organisationer?natverk=ung-region&amp;ar=2018' in dashboard
+    members = client.get("/staff/organisationer?natverk=ung-region&ar=2018")
+    table = text_of(members.text, "organisations-table")
+    assert "Region Exempel" in table and "Kommun Exempel" not in table
+    assert "Medlemmar i" in members.text
+    both = text_of(client.get("/staff/organisationer?natverk=rus&ar=2018").text, "organisations-table")
+    assert "Region Exempel" in both and "Kommun Exempel" in both
+    assert "Inga medlemmar" in client.get("/staff/organisationer?natverk=rus&ar=2019").text
+    unfiltered = client.get("/staff/organisationer?natverk=rus&ar=tjugo")  # a bad year: the whole list
+    assert unfiltered.status_code == 200
+    assert "Kommun Exempel" in text_of(unfiltered.text, "organisations-table")

@@ -15,6 +15,7 @@ from services.registration.meetings.models import Contact
 from services.registration.meetings.web import EXPIRED_FORM, MeetingsWeb, form_text, remote_addr
 from services.registration.models import Membership, Network, Organisation
 from shared.audit import entries_for
+from shared.digits import is_digits
 from shared.web import csrf_valid, staff_page
 
 
@@ -25,13 +26,26 @@ def contacts_router(web: MeetingsWeb) -> APIRouter:
     # --- Organisations and their contacts ---
 
     @router.get("/staff/organisationer")
-    async def organisations(request: Request, user: str = staff) -> Response:
+    async def organisations(request: Request, natverk: str = "", ar: str = "", user: str = staff) -> Response:
+        # ?natverk=rus&ar=2018: the network's member organisations that year (the dashboard links here).
+        year = int(ar) if is_digits(ar) and len(ar) == 4 else None
+
         def work(session: Session) -> Any:
             sync_contacts(session, web.clock.now())
-            return session.exec(select(Organisation).order_by(col(Organisation.name))).all()
+            network = session.exec(select(Network).where(Network.code == natverk)).first()
+            query = select(Organisation).order_by(col(Organisation.name))
+            if network is not None and year is not None:
+                query = query.where(col(Organisation.id).in_(
+                    select(Membership.organisation_id).where(
+                        Membership.network_id == network.id, Membership.year == year,
+                        Membership.status == "active")))
+            else:
+                network = None
+            return network, session.exec(query).all()
 
-        rows = await web.write(work)
-        return web.render(request, "meetings/organisations.html", {"user": user, "rows": rows})
+        network, rows = await web.write(work)
+        return web.render(request, "meetings/organisations.html",
+                          {"user": user, "rows": rows, "network": network, "year": year})
 
     async def organisation_page(
         request: Request,
