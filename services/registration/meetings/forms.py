@@ -80,6 +80,9 @@ def _time(text: str) -> time | None:
     return parsed if parsed.tzinfo is None else None
 
 
+MAX_COST = Decimal("100000000")  # 100 miljoner kronor: far beyond any meeting, well within money()
+
+
 def _amount(text: str) -> Decimal | None:
     cleaned = text.replace("\u00a0", "").replace(" ", "").replace(",", ".").removesuffix("kr")
     if not cleaned:
@@ -88,7 +91,8 @@ def _amount(text: str) -> Decimal | None:
         value = Decimal(cleaned)
     except InvalidOperation:
         return None
-    if not value.is_finite() or value < 0 or value != money(value):
+    # Bounded before rounding: a huge exponent ("1E+30") is more digits than money() can quantize.
+    if not value.is_finite() or value < 0 or value > MAX_COST or value != money(value):
         return None
     return money(value)
 
@@ -143,7 +147,7 @@ def validate_meeting(
     for key in ("cost_venue", "cost_food", "cost_speakers"):
         amount = _amount(_text(data, key))
         if amount is None:
-            errors[key] = "Ange ett belopp i kronor, t.ex. 12 500,00."
+            errors[key] = "Ange ett belopp i kronor (högst 100 000 000), t.ex. 12 500,00."
         else:
             costs[key] = amount
     reasons = {key: _text(data, key) for key in ("outside_weeks_reason", "extra_meeting_reason")}
