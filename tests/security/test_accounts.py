@@ -97,6 +97,7 @@ def test_disabling_a_user_ends_their_session_and_token_in_every_service_at_once(
     system["registration"].cookies.clear()
     assert login(system["registration"], "sara", PASSWORD).status_code == 401, "no new login either"
     assert ("admin", "user.disable", "user:sara") in audit_actions(system.database_urls["registration"])
+    assert login(system["registration"], ADMIN, ADMIN_PASSWORD).status_code == 303
     audit_table = system["registration"].get("/admin/users").text.split('<table class="audit">')[1]
     rows = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in audit_table.split("<tr>")]
     assert any(row[1:4] == ["admin", "user.disable", "user:sara"] for row in rows), "the act is on the page"
