@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from functools import partial
 from typing import Any
 
 import structlog
@@ -27,6 +28,7 @@ from shared.migrations import migrate_service
 from shared.outbox import OutboxMessage, OutboxRelay, outbox_backlog, prune_published
 from shared.retention import trim_stream
 from shared.settings import CommonSettings
+from shared.threads import finish_in_thread
 
 log = structlog.get_logger(__name__)
 # How long stop() waits for background tasks to end after cancelling them, per attempt.
@@ -100,8 +102,10 @@ class ServiceRuntime:
         """Trim old entries every group has acked, and old published outbox rows; safe to run anywhere."""
         while True:
             try:
-                await asyncio.to_thread(prune_published, self.engine, now=utc_now(),
-                                        keep_days=self.settings.outbox_retention_days)
+                # finish_in_thread: a shutdown waits for the delete to commit, so the thread
+                # never holds a connection past the engine's disposal.
+                await finish_in_thread(partial(prune_published, self.engine, now=utc_now(),
+                                               keep_days=self.settings.outbox_retention_days))
             except Exception:
                 log.exception("outbox retention failed; will retry")
             for stream in ALL_STREAMS:
