@@ -16,20 +16,21 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from services.notifications.app import SERVICE_MODELS
 from services.notifications.handlers import make_handlers
-from services.notifications.models import MODELS, Email
+from services.notifications.models import Email
 from services.notifications.privacy import ERASED, notifications_privacy
-from services.notifications.readmodels import READ_MODELS, InviteeView, ParticipantView, UnsubscribedContact
+from services.notifications.readmodels import InviteeView, ParticipantView, UnsubscribedContact
 from services.notifications.reminders.models import ReminderEntry
 from services.notifications.reminders.rules import RULES_BY_NAME
 from services.notifications.reminders.scheduler import ReminderScheduler
 from services.notifications.sender import MailSender
 from services.notifications.settings import NotificationsSettings
-from shared.audit import AuditEntry
 from shared.clock import FrozenClock
-from shared.consumer import ProcessedEvent, handle_once
-from shared.db import create_tables, make_engine
+from shared.consumer import handle_once
+from shared.db import make_engine
 from shared.events import EventBase, PersonErased
+from shared.migrations import migrate_service
 from shared.privacy import ERASED_NAME
 from tests.support import meeting_events as ev
 from tests.support.servers import SmtpServer
@@ -55,7 +56,8 @@ def settings(database_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Noti
 @pytest.fixture
 def engine(settings: NotificationsSettings) -> Iterator[Engine]:
     engine = make_engine(settings.database_url)
-    create_tables(engine, [*MODELS, *READ_MODELS, ReminderEntry, ProcessedEvent, AuditEntry])
+    # The service's migrated schema: its erasure also reaches the common tables (outbox, audit log).
+    migrate_service(engine, "notifications", SERVICE_MODELS)
     yield engine
     engine.dispose()
 
