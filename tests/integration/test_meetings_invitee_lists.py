@@ -20,8 +20,8 @@ from sqlmodel import Session
 
 from services.notifications import digest
 from services.notifications.handlers import make_handlers
-from services.notifications.models import MODELS, Email
-from services.notifications.readmodels import READ_MODELS, InviteeView
+from services.notifications.models import Email
+from services.notifications.readmodels import InviteeView
 from services.notifications.reminders.models import ReminderEntry
 from services.notifications.reminders.rules import RULES_BY_NAME
 from services.notifications.reminders.scheduler import ReminderScheduler, load_digest
@@ -31,8 +31,8 @@ from services.registration.handlers import submit_signup
 from services.registration.privacy import erase_person, registration_privacy
 from services.registration.validation import flatten_json
 from shared.clock import FrozenClock
-from shared.consumer import ProcessedEvent, handle_once
-from shared.db import create_tables, make_engine, transaction
+from shared.consumer import handle_once
+from shared.db import make_engine, transaction
 from tests.support.meetings import (
     NOW,
     SECRET,
@@ -44,6 +44,7 @@ from tests.support.meetings import (
     sign_up_member,
     wait_for_types,
 )
+from tests.support.notifications import migrated_engine
 from tests.support.registration import signup_body
 from tests.support.servers import RedisServer, postgres_database
 from tests.support.streams import read_events
@@ -84,8 +85,7 @@ def settings(notifications_url: str, tmp_path: Path) -> NotificationsSettings:
 
 @pytest.fixture
 def engine(settings: NotificationsSettings) -> Iterator[Engine]:
-    engine = make_engine(settings.database_url)
-    create_tables(engine, [*MODELS, *READ_MODELS, ReminderEntry, ProcessedEvent])
+    engine = migrated_engine(settings.database_url)
     yield engine
     engine.dispose()
 

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from services.notifications.app import SERVICE_MODELS
 from services.notifications.handlers import make_handlers
 from services.notifications.models import Email
 from services.notifications.privacy import ERASED, notifications_privacy
@@ -28,11 +27,10 @@ from services.notifications.sender import MailSender
 from services.notifications.settings import NotificationsSettings
 from shared.clock import FrozenClock
 from shared.consumer import handle_once
-from shared.db import make_engine
 from shared.events import EventBase, PersonErased
-from shared.migrations import migrate_service
 from shared.privacy import ERASED_NAME
 from tests.support import meeting_events as ev
+from tests.support.notifications import migrated_engine
 from tests.support.servers import SmtpServer
 
 ERASED_PERSON = "kontakt1@kommun.example"
@@ -55,9 +53,7 @@ def settings(database_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Noti
 
 @pytest.fixture
 def engine(settings: NotificationsSettings) -> Iterator[Engine]:
-    engine = make_engine(settings.database_url)
-    # The service's migrated schema: its erasure also reaches the common tables (outbox, audit log).
-    migrate_service(engine, "notifications", SERVICE_MODELS)
+    engine = migrated_engine(settings.database_url)
     yield engine
     engine.dispose()
 

@@ -17,18 +17,18 @@ import pytest
 from sqlalchemy import Engine, select
 
 from services.notifications.handlers import make_handlers
-from services.notifications.models import MODELS, Email
-from services.notifications.readmodels import READ_MODELS, InviteeView
+from services.notifications.models import Email
+from services.notifications.readmodels import InviteeView
 from services.notifications.reminders.models import ReminderEntry
 from services.notifications.reminders.rules import RULES, RULES_BY_NAME, Rule
 from services.notifications.reminders.scheduler import ReminderScheduler
 from services.notifications.settings import NotificationsSettings
 from shared.clock import FrozenClock
-from shared.consumer import ProcessedEvent, handle_once
-from shared.db import create_tables, make_engine
+from shared.consumer import handle_once
+from shared.db import make_engine
 from shared.events import EventBase, MeetingInfo
 from tests.support import meeting_events as ev
-from tests.support.notifications import invoice_event
+from tests.support.notifications import invoice_event, migrated_engine
 
 STAFF = "kansliet@reglab.example"
 PAYMENT_RULES = (RULES_BY_NAME["payment_7d"], RULES_BY_NAME["payment_21d"])
@@ -49,8 +49,7 @@ def settings(database_url: str, tmp_path: Path) -> NotificationsSettings:
 
 @pytest.fixture
 def engine(settings: NotificationsSettings) -> Iterator[Engine]:
-    engine = make_engine(settings.database_url)
-    create_tables(engine, [*MODELS, *READ_MODELS, ReminderEntry, ProcessedEvent])
+    engine = migrated_engine(settings.database_url)
     yield engine
     engine.dispose()
 

@@ -10,7 +10,9 @@ from decimal import Decimal
 
 from faststream.redis import RedisBroker
 from pypdf import PdfWriter
+from sqlalchemy import Engine
 
+from shared.db import make_engine
 from shared.events import (
     Address,
     Contact,
@@ -21,6 +23,7 @@ from shared.events import (
     OrganisationSnapshot,
     SignupCompleted,
 )
+from shared.migrations import migrate_service
 
 OCCURRED = datetime(2018, 1, 15, 9, 30, tzinfo=UTC)
 
@@ -82,3 +85,12 @@ async def publish_async(redis_url: str, *events: EventBase) -> None:
 
 def publish(redis_url: str, *events: EventBase) -> None:
     asyncio.run(publish_async(redis_url, *events))
+
+
+def migrated_engine(database_url: str) -> Engine:
+    """Notifications' database as the service builds it: its tables and the common ones, by migration."""
+    from services.notifications.app import SERVICE_MODELS  # the app's import stays out of the other helpers
+
+    engine = make_engine(database_url)
+    migrate_service(engine, "notifications", SERVICE_MODELS)
+    return engine
