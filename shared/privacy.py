@@ -56,9 +56,17 @@ def person_subject(email: str) -> str:
     return "person:" + hashlib.sha256(email.encode("utf-8")).hexdigest()[:16]
 
 
+ERASED_DOMAIN = "raderad.invalid"
+
+
 def erased_address(erasure_id: UUID) -> str:
     """What an erased address becomes: unique per erasure, never deliverable (``.invalid``, RFC 2606)."""
-    return f"raderad-{erasure_id.hex[:12]}@raderad.invalid"
+    return f"raderad-{erasure_id.hex[:12]}@{ERASED_DOMAIN}"
+
+
+def is_erased_address(address: str) -> bool:
+    """Whether ``address`` is one :func:`erased_address` made: nothing is ever planned or sent to it."""
+    return address.strip().rstrip(">").lower().endswith("@" + ERASED_DOMAIN)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from services.notifications import digest, domain, meetings, timefmt
 from services.notifications.domain import EmailKind, OutgoingEmail
 from services.notifications.readmodels import InviteeView, InvoiceView, MeetingView, ParticipantView
 from shared.digits import is_digits
+from shared.privacy import is_erased_address
 
 # The day the reminder rules were introduced: nothing due before it is ever sent.
 INTRODUCED = datetime(2026, 11, 27, tzinfo=UTC)
@@ -157,7 +158,7 @@ def due_rows(rules: tuple[Rule, ...], snapshot: Snapshot, now: datetime) -> list
     rows: list[DueRow] = []
     for rule in rules:
         for target in rule.targets(rule, snapshot, now):
-            if undeliverable(target.recipient):
+            if is_erased_address(target.recipient):  # an erased person's place or invitation
                 continue
             due = rule.due_at(target.anchor)
             if due > now or due < rule.effective_from:
@@ -176,11 +177,6 @@ def due_rows(rules: tuple[Rule, ...], snapshot: Snapshot, now: datetime) -> list
                 )
             )
     return rows
-
-
-def undeliverable(address: str) -> bool:
-    """An address under ``.invalid`` (RFC 2606), such as an erased person's: never planned, never mailed."""
-    return address.strip().rstrip(">").lower().endswith(".invalid")
 
 
 # --- Meetings: 7 days and 1 day before, to registered participants ------------------
