@@ -85,9 +85,8 @@ def settings(notifications_url: str, tmp_path: Path) -> NotificationsSettings:
 
 @pytest.fixture
 def engine(settings: NotificationsSettings) -> Iterator[Engine]:
-    engine = migrated_engine(settings.database_url)
-    yield engine
-    engine.dispose()
+    with migrated_engine(settings.database_url) as engine:
+        yield engine
 
 
 def deliver(redis_url: str, engine: Engine, settings: NotificationsSettings, at: datetime = NOW) -> None:
@@ -187,13 +186,18 @@ def test_a_meeting_scheduled_without_a_venue_is_in_the_staff_digest(
     assert "Kommande möten utan lokal:\n  - RUS-träff i Örebro (RUS-nätverket)" in text_
 
 
+def two_members_and_a_meeting(client: TestClient) -> tuple[int, dict[str, Any]]:
+    """Region (Anna) and Kommun Norr (Bo) in RUS, and a RUS meeting: the region's id and the meeting."""
+    region = sign_up_member(client, "556677-8899", ["rus"], contact="anna@region.example")
+    sign_up_member(client, "212000-0142", ["rus"], name="Kommun Norr", contact="bo@norr.example")
+    return region, schedule(client, outside_weeks_reason="inga veckor satta")
+
+
 def test_a_contact_removed_after_scheduling_gets_no_invitation_reminder(
     client: TestClient, redis_server: RedisServer, database_url: str, engine: Engine,
     settings: NotificationsSettings,
 ) -> None:
-    region = sign_up_member(client, "556677-8899", ["rus"], contact="anna@region.example")
-    sign_up_member(client, "212000-0142", ["rus"], name="Kommun Norr", contact="bo@norr.example")
-    meeting = schedule(client, outside_weeks_reason="inga veckor satta")
+    region, meeting = two_members_and_a_meeting(client)
     [anna] = contact_ids(database_url, "anna@region.example")
     remove_contact(client, region, anna)
     [changed] = wait_for_types(redis_server.url, "meeting.invitees_changed", 1)
@@ -238,9 +242,7 @@ def test_a_cancelled_membership_drops_its_contacts_from_the_invitees(
     client: TestClient, redis_server: RedisServer, database_url: str, engine: Engine,
     settings: NotificationsSettings,
 ) -> None:
-    region = sign_up_member(client, "556677-8899", ["rus"], contact="anna@region.example")
-    sign_up_member(client, "212000-0142", ["rus"], name="Kommun Norr", contact="bo@norr.example")
-    meeting = schedule(client, outside_weeks_reason="inga veckor satta")
+    region, meeting = two_members_and_a_meeting(client)
     # Directly, at the test's clock: the membership routes read the real clock, not the clock file.
     registration = make_engine(database_url)
     try:
@@ -278,9 +280,7 @@ def test_an_erased_contact_leaves_the_invitee_lists(
     client: TestClient, redis_server: RedisServer, database_url: str, engine: Engine,
     settings: NotificationsSettings,
 ) -> None:
-    sign_up_member(client, "556677-8899", ["rus"], contact="anna@region.example")
-    sign_up_member(client, "212000-0142", ["rus"], name="Kommun Norr", contact="bo@norr.example")
-    meeting = schedule(client, outside_weeks_reason="inga veckor satta")
+    _, meeting = two_members_and_a_meeting(client)
     registration = make_engine(database_url)
     try:
         erase_person(registration, registration_privacy(), "anna@region.example", requested_by="admin",

@@ -53,9 +53,8 @@ def settings(database_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Noti
 
 @pytest.fixture
 def engine(settings: NotificationsSettings) -> Iterator[Engine]:
-    engine = migrated_engine(settings.database_url)
-    yield engine
-    engine.dispose()
+    with migrated_engine(settings.database_url) as engine:
+        yield engine
 
 
 def feed(engine: Engine, settings: NotificationsSettings, *events: EventBase) -> None:

@@ -49,9 +49,8 @@ def settings(database_url: str, tmp_path: Path) -> NotificationsSettings:
 
 @pytest.fixture
 def engine(settings: NotificationsSettings) -> Iterator[Engine]:
-    engine = migrated_engine(settings.database_url)
-    yield engine
-    engine.dispose()
+    with migrated_engine(settings.database_url) as engine:
+        yield engine
 
 
 def feed(engine: Engine, settings: NotificationsSettings, *events: EventBase) -> None:
@@ -238,14 +237,27 @@ def reminders_to_participant(engine: Engine) -> list[tuple[str, str, str]]:
     return [(r.source_key, r.status, r.note) for r in ledger(engine) if r.rule == "meeting_7d"]
 
 
+def move_after_the_week_reminder(
+    engine: Engine, settings: NotificationsSettings, *, days: int, sent: bool
+) -> MeetingInfo:
+    """A participant's meeting, its week-before reminder recorded (and ``sent``), then moved by ``days``."""
+    info = ev.meeting()
+    feed(engine, settings, ev.scheduled(info), ev.registered(info, ev.participant(40, 1)))
+    week_before = ev.STARTS - timedelta(days=7)
+    if sent:
+        scheduler(engine, settings, week_before).tick()
+    else:
+        scheduler(engine, settings, week_before).plan(week_before)  # recorded; the send step has not run
+    moved = moved_by(info, days, sequence=1)
+    change = ("Tid", f"{info.starts_at:%d %b}", f"{moved.starts_at:%d %b}")
+    feed(engine, settings, ev.updated(moved, (change,)))
+    return moved
+
+
 def test_a_meeting_moved_later_after_its_reminder_was_sent_gets_one_for_the_new_time(
     engine: Engine, settings: NotificationsSettings
 ) -> None:
-    info = ev.meeting()
-    feed(engine, settings, ev.scheduled(info), ev.registered(info, ev.participant(40, 1)))
-    scheduler(engine, settings, ev.STARTS - timedelta(days=7)).tick()
-    later = moved_by(info, 3, sequence=1)
-    feed(engine, settings, ev.updated(later, (("Tid", "16 mars", "19 mars"),)))
+    later = move_after_the_week_reminder(engine, settings, days=3, sent=True)
 
     scheduler(engine, settings, ev.STARTS - timedelta(days=6)).tick()
     assert len(emails(engine, "meeting_reminder")) == 1  # the new time's reminder is not due yet
@@ -260,11 +272,7 @@ def test_a_meeting_moved_later_after_its_reminder_was_sent_gets_one_for_the_new_
 def test_a_meeting_moved_earlier_after_its_reminder_was_sent_is_not_reminded_again(
     engine: Engine, settings: NotificationsSettings
 ) -> None:
-    info = ev.meeting()
-    feed(engine, settings, ev.scheduled(info), ev.registered(info, ev.participant(40, 1)))
-    scheduler(engine, settings, ev.STARTS - timedelta(days=7)).tick()
-    earlier = moved_by(info, -2, sequence=1)
-    feed(engine, settings, ev.updated(earlier, (("Tid", "16 mars", "14 mars"),)))
+    move_after_the_week_reminder(engine, settings, days=-2, sent=True)
 
     scheduler(engine, settings, ev.STARTS - timedelta(days=6)).tick()
     assert reminders_to_participant(engine) == [
@@ -277,11 +285,8 @@ def test_a_meeting_moved_earlier_after_its_reminder_was_sent_is_not_reminded_aga
 def test_an_unsent_reminder_of_a_meetings_old_time_is_skipped_as_changed(
     engine: Engine, settings: NotificationsSettings
 ) -> None:
-    info = ev.meeting()
-    feed(engine, settings, ev.scheduled(info), ev.registered(info, ev.participant(40, 1)))
+    move_after_the_week_reminder(engine, settings, days=14, sent=False)
     week_before = ev.STARTS - timedelta(days=7)
-    scheduler(engine, settings, week_before).plan(week_before)  # recorded; the send step has not run
-    feed(engine, settings, ev.updated(moved_by(info, 14, sequence=1), (("Tid", "16 mars", "30 mars"),)))
 
     scheduler(engine, settings, week_before).tick()
     assert reminders_to_participant(engine) == [("meeting:12@20270316T0900Z", "skipped", "mötet ändrat")]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -87,10 +89,14 @@ def publish(redis_url: str, *events: EventBase) -> None:
     asyncio.run(publish_async(redis_url, *events))
 
 
-def migrated_engine(database_url: str) -> Engine:
-    """Notifications' database as the service builds it: its tables and the common ones, by migration."""
+@contextmanager
+def migrated_engine(database_url: str) -> Iterator[Engine]:
+    """Notifications' database as the service builds it (its tables and the common ones, by migration)."""
     from services.notifications.app import SERVICE_MODELS  # the app's import stays out of the other helpers
 
     engine = make_engine(database_url)
-    migrate_service(engine, "notifications", SERVICE_MODELS)
-    return engine
+    try:
+        migrate_service(engine, "notifications", SERVICE_MODELS)
+        yield engine
+    finally:
+        engine.dispose()
